@@ -1,0 +1,1 @@
+"""Pure document logic: stdlib and pycrdt only (no I/O, no event loop, no GUI)."""

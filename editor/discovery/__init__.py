@@ -1,0 +1,1 @@
+"""Finding peers on the LAN over mDNS/DNS-SD (the only importer of zeroconf)."""

@@ -1,0 +1,1 @@
+"""Wire protocol v1: Chorus messages over RSocket (the only importer of rsocket)."""

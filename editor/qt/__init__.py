@@ -1,0 +1,1 @@
+"""The desktop user interface (the only importer of PySide6 and qasync)."""

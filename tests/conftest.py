@@ -1,0 +1,75 @@
+"""Suite-wide guards: no leaked asyncio tasks, no unexpected warnings or error logs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+
+import pytest
+
+# Widgets are real but drawn offscreen unless a test brings its own display.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+WATCHED_LOGGERS = ("editor", "asyncio", "rsocket", "zeroconf")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "allowed_log(*patterns): WARNING+ log records matching any regex are expected by this test",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("asyncio") is not None and isinstance(item, pytest.Function):
+            item.fixturenames.append("_no_leaked_tasks")
+
+
+@pytest.fixture
+async def _no_leaked_tasks():
+    """Fail a test that leaves asyncio tasks running once it returns (after a short grace)."""
+    yield
+    current = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2.0
+    while True:
+        leftover = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        if not leftover or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.02)
+    if leftover:
+        for task in leftover:
+            task.cancel()
+        pytest.fail(f"test leaked {len(leftover)} task(s): {[repr(t.get_coro()) for t in leftover]}")
+
+
+class _RecordCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_unexpected_logs(request: pytest.FixtureRequest):
+    """Like qutebrowser's logfail: a WARNING+ record a test did not declare fails it."""
+    collector = _RecordCollector()
+    loggers = [logging.getLogger(name) for name in WATCHED_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(collector)
+    yield collector
+    for logger in loggers:
+        logger.removeHandler(collector)
+    patterns = [re.compile(p) for m in request.node.iter_markers("allowed_log") for p in m.args]
+    unexpected = [
+        r for r in collector.records
+        if not any(p.search(r.getMessage()) for p in patterns)
+    ]
+    if unexpected:
+        lines = "\n".join(f"{r.name} {r.levelname}: {r.getMessage()}" for r in unexpected[:10])
+        pytest.fail(f"unexpected log records:\n{lines}", pytrace=False)
