@@ -1,0 +1,497 @@
+"""The shared document: one pycrdt `Doc` holding one `Text` named "text", spoken to in code points.
+
+Everything pycrdt does wrong at the edges is contained here: positions in UTF-8 bytes are
+converted with a `TextIndex` kept in step with the text; pycrdt exceptions and Rust panics
+(`pyo3_runtime.PanicException`, a `BaseException`) become `ValueError` (bad local input),
+`InvalidUpdate` (bad remote update) or `RuntimeError` (misuse), and the document is left
+untouched; observers only do bookkeeping and every callback runs after the transaction.
+
+Origins: local edits run in a transaction whose origin is `_Origin.LOCAL`, and the undo manager
+tracks that origin only, so undo never removes what another peer typed. Remote updates run under
+`_Origin.REMOTE`. pycrdt hands observers a hash instead of the origin, so the document keeps its
+own record of what is being applied right now and from which source (`_Activity`).
+
+Anchor JSON (the awareness `cursor.anchor` / `cursor.head` value). It is the shape of Yjs
+`relativePositionToJSON` with Yjs item ids (clocks in UTF-16 units), so Yjs clients can read it.
+pycrdt's own StickyIndex mixes bytes and clocks on non-ASCII text; `editor.core.anchors`
+derives exact ids from it.
+
+    {"item": {"client": <uint>, "clock": <uint>}, "assoc": 0 | -1}   relative to a character
+    {"tname": "text", "assoc": 0 | -1}                                 start or end of the text
+
+`assoc` 0 (`Assoc.AFTER`) sticks to the character after the position, -1 (`Assoc.BEFORE`) to the
+character before it. A position at the very end with `Assoc.AFTER` is emitted as
+`{"tname": "text", "assoc": 0}`, as Yjs does (it resolves to the end of the text). Yjs may also
+send `"type": {"client", "clock"}` for nested types; Chorus has none, so such anchors never
+resolve. `assoc` may be omitted (Yjs reads it as 0).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+from pycrdt import Assoc, Doc, Text, TextEvent, TransactionEvent, UndoManager, get_state
+
+from editor.core.anchors import item_id_at, locate_unit
+from editor.core.lib0 import MAX_SAFE_INTEGER, Reader, TruncatedData, read_state_vector
+from editor.core.offsets import TextIndex, utf8_length
+from editor.core.textdiff import minimal_edit
+
+__all__ = [
+    "Assoc",
+    "ChangeOrigin",
+    "InvalidUpdate",
+    "SharedDocument",
+    "TextChange",
+    "TextDeleted",
+    "TextInserted",
+    "Unsubscribe",
+    "validate_anchor",
+]
+
+TEXT_NAME: Final = "text"
+EMPTY_UPDATE: Final = b"\x00\x00"
+
+
+class InvalidUpdate(ValueError):
+    """A remote update could not be decoded or applied; the document is unchanged."""
+
+
+class ChangeOrigin(enum.Enum):
+    """Why the text changed, for changes not made by `insert`/`delete`/`replace` themselves."""
+
+    REMOTE = "remote"
+    UNDO = "undo"
+    REDO = "redo"
+
+
+@dataclass(frozen=True, slots=True)
+class TextInserted:
+    """`text` was inserted before code point `index`."""
+
+    index: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextDeleted:
+    """`length` code points were deleted starting at code point `index`."""
+
+    index: int
+    length: int
+
+
+TextChange: TypeAlias = TextInserted | TextDeleted
+UpdateCallback: TypeAlias = Callable[[bytes, object | None], None]
+ChangeCallback: TypeAlias = Callable[[list[TextChange], ChangeOrigin], None]
+Unsubscribe: TypeAlias = Callable[[], None]
+
+
+class _Origin(enum.Enum):
+    """pycrdt transaction origins (the undo manager tracks LOCAL only)."""
+
+    LOCAL = "chorus.local"
+    REMOTE = "chorus.remote"
+
+
+class _Activity(enum.Enum):
+    """What the document is doing inside the current pycrdt transaction."""
+
+    LOCAL_EDIT = enum.auto()
+    REMOTE = enum.auto()
+    UNDO = enum.auto()
+    REDO = enum.auto()
+
+
+_CHANGE_ORIGIN_OF: Final = {
+    _Activity.REMOTE: ChangeOrigin.REMOTE,
+    _Activity.UNDO: ChangeOrigin.UNDO,
+    _Activity.REDO: ChangeOrigin.REDO,
+}
+
+
+@dataclass(slots=True)
+class _Applying:
+    activity: _Activity
+    source: object | None
+    changes: list[TextChange]
+
+
+def _is_rust_panic(exc: BaseException) -> bool:
+    """True for pyo3's PanicException, which derives from BaseException and is not importable."""
+    kind = type(exc)
+    return kind.__module__ == "pyo3_runtime" and kind.__name__ == "PanicException"
+
+
+@contextmanager
+def _translated(error: type[Exception], what: str) -> Iterator[None]:
+    """Re-raise pycrdt exceptions and Rust panics as `error`; let real BaseExceptions through."""
+    try:
+        yield
+    except Exception as exc:
+        raise error(f"{what}: {exc}") from exc
+    except BaseException as exc:
+        if not _is_rust_panic(exc):
+            raise
+        raise error(f"{what}: pycrdt panicked: {exc}") from None
+
+
+def _check_declared_counts(update: bytes) -> None:
+    """Reject an update whose leading counts exceed its size, before pycrdt sees it.
+
+    Measured: yrs reserves memory for the declared number of clients and structs up front, so
+    six bytes of garbage declaring 2**28 clients cost a quarter of a second and gigabytes of
+    address space. An update v1 starts with varUint(clients), then per client
+    varUint(structs), client, clock, structs: every count needs at least a byte per item.
+    """
+    reader = Reader(update)
+    try:
+        clients = reader.read_var_uint()
+        if clients > len(update):
+            raise InvalidUpdate(f"invalid update: declares {clients} clients in {len(update)} bytes")
+        if clients:
+            structs = reader.read_var_uint()
+            if structs > len(update):
+                raise InvalidUpdate(f"invalid update: declares {structs} structs in {len(update)} bytes")
+    except TruncatedData as exc:
+        raise InvalidUpdate(f"invalid update: {exc}") from None
+
+
+def _check_id(value: object, what: str) -> int:
+    if type(value) is not int or not 0 <= value <= MAX_SAFE_INTEGER:
+        raise ValueError(f"anchor {what} must be an integer in 0..2**53-1, got {value!r}")
+    return value
+
+
+def _check_id_pair(value: object, what: str) -> dict[str, int]:
+    if not isinstance(value, dict) or set(value) != {"client", "clock"}:
+        raise ValueError(f"anchor {what} must be {{'client': .., 'clock': ..}}, got {value!r}")
+    return {"client": _check_id(value["client"], f"{what}.client"),
+            "clock": _check_id(value["clock"], f"{what}.clock")}
+
+
+def validate_anchor(anchor: object) -> dict[str, Any]:
+    """Check the shape of an anchor (module docstring) and return it normalised: `assoc`
+    present and 0 or -1; `ValueError` if it is not an anchor at all."""
+    if not isinstance(anchor, dict):
+        raise ValueError(f"an anchor is a JSON object, got {type(anchor).__name__}")
+    unknown = set(anchor) - {"item", "type", "tname", "assoc"}
+    if unknown:
+        raise ValueError(f"unknown anchor fields {sorted(unknown)}")
+    assoc = anchor.get("assoc", 0)
+    if type(assoc) is not int:
+        raise ValueError(f"anchor assoc must be an integer, got {assoc!r}")
+    normal: dict[str, Any] = {}
+    if anchor.get("item") is not None:
+        normal["item"] = _check_id_pair(anchor["item"], "item")
+    elif anchor.get("type") is not None:
+        normal["type"] = _check_id_pair(anchor["type"], "type")
+    elif isinstance(anchor.get("tname"), str):
+        normal["tname"] = anchor["tname"]
+    else:
+        raise ValueError("an anchor needs one of 'item', 'type' or 'tname'")
+    # Yjs: assoc >= 0 associates with the right-hand character.
+    normal["assoc"] = int(Assoc.AFTER) if assoc >= 0 else int(Assoc.BEFORE)
+    return normal
+
+
+class SharedDocument:
+    """One co-edited text: local edits, remote updates, local-only undo, anchors; code points."""
+
+    def __init__(self, doc_id: str, *, client_id: int | None = None,
+                 capture_timeout_ms: int = 500) -> None:
+        self.doc_id = doc_id
+        self._doc: Doc = Doc(client_id=client_id)
+        self._text: Text = self._doc.get(TEXT_NAME, type=Text)
+        self._index = TextIndex()
+        self._applying: _Applying | None = None
+        # State vector implied by the remote update being applied (see _released_held_structs).
+        self._received_state: dict[int, int] | None = None
+        # Filled by observers inside a transaction, drained by `_deliver` after it.
+        self._outbox: list[tuple[bytes | None, object | None, list[TextChange] | None,
+                                 ChangeOrigin | None]] = []
+        self._delivering = False
+        self._update_callbacks: list[UpdateCallback] = []
+        self._change_callbacks: list[ChangeCallback] = []
+        self._text.observe(self._on_text_event)
+        self._doc.observe(self._on_transaction)
+        self._undo = UndoManager(scopes=[self._text], capture_timeout_millis=capture_timeout_ms)
+        self._undo.include_origin(_Origin.LOCAL)
+
+    # -- reading ------------------------------------------------------------------------
+
+    @property
+    def client_id(self) -> int:
+        """This replica's Yjs client id."""
+        return self._doc.client_id
+
+    @property
+    def text(self) -> str:
+        """The whole text (O(n))."""
+        return str(self._text)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def state_vector(self) -> bytes:
+        """The encoded state vector (what this replica has integrated)."""
+        self._check_not_busy()
+        return self._doc.get_state()
+
+    def encode_state(self, since: bytes | None = None) -> bytes:
+        """An update holding everything not covered by state vector `since` (all if None),
+        plus the whole delete set."""
+        self._check_not_busy()
+        if since is not None:
+            try:
+                read_state_vector(since)
+            except TruncatedData as exc:
+                raise ValueError(f"malformed state vector: {exc}") from None
+        with _translated(ValueError, "cannot encode the document state"):
+            return self._doc.get_update(since)
+
+    @property
+    def can_undo(self) -> bool:
+        """True if `undo()` would change something."""
+        return self._undo.can_undo()
+
+    @property
+    def can_redo(self) -> bool:
+        """True if `redo()` would change something."""
+        return self._undo.can_redo()
+
+    # -- local edits -------------------------------------------------------------------
+
+    def insert(self, index: int, text: str) -> None:
+        """Insert `text` before code point `index` (a local, undoable edit)."""
+        self.replace(index, 0, text)
+
+    def delete(self, index: int, length: int) -> None:
+        """Delete `length` code points from code point `index` (a local, undoable edit)."""
+        self.replace(index, length, "")
+
+    def replace(self, index: int, length: int, text: str) -> None:
+        """Replace `length` code points at `index` by `text` in one transaction and one update."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, got {type(text).__name__}")
+        if type(index) is not int or type(length) is not int:
+            raise TypeError("index and length must be int")
+        if length < 0 or not 0 <= index <= index + length <= len(self._index):
+            raise ValueError(f"range {index}+{length} out of 0..{len(self._index)}")
+        utf8_length(text)  # ValueError for lone surrogates, which the Rust side cannot hold
+        if length == 0 and not text:
+            return
+        start = self._index.utf8_of(index)
+        end = self._index.utf8_of(index + length)
+
+        def edit() -> None:
+            if end > start:
+                del self._text[start:end]
+            if text:
+                self._text.insert(start, text)
+
+        self._run(_Activity.LOCAL_EDIT, None, edit, ValueError, "local edit failed")
+
+    def set_text(self, new_text: str) -> None:
+        """Make the text equal `new_text` through one minimal local edit."""
+        index, deleted, inserted = minimal_edit(self.text, new_text)
+        self.replace(index, deleted, inserted)
+
+    def undo(self) -> bool:
+        """Undo this peer's last edit group (never another peer's); False if nothing to undo."""
+        return bool(self._run(_Activity.UNDO, None, self._undo.undo, RuntimeError, "undo failed"))
+
+    def redo(self) -> bool:
+        """Redo what `undo` took back; False if nothing to redo."""
+        return bool(self._run(_Activity.REDO, None, self._undo.redo, RuntimeError, "redo failed"))
+
+    # -- remote updates ----------------------------------------------------------------
+
+    def apply_update(self, update: bytes, source: object) -> list[TextChange]:
+        """Apply a remote update from `source`; return its code-point changes (also delivered
+        to `subscribe_changes`). `InvalidUpdate`, document untouched, if it is corrupt."""
+        if not isinstance(update, bytes | bytearray | memoryview):
+            raise TypeError(f"update must be bytes, got {type(update).__name__}")
+        data = bytes(update)  # pycrdt rejects bytearray
+        _check_declared_counts(data)
+        with _translated(InvalidUpdate, "invalid update"):
+            self._received_state = read_state_vector(get_state(data))
+        try:
+            applying = self._run(_Activity.REMOTE, source, lambda: self._doc.apply_update(data),
+                                 InvalidUpdate, "invalid update", return_record=True)
+        finally:
+            self._received_state = None
+        return applying.changes
+
+    # -- subscriptions -----------------------------------------------------------------
+
+    def subscribe_updates(self, callback: UpdateCallback) -> Unsubscribe:
+        """Call `callback(update, source)` after every transaction that changed the document;
+        `source` is the `apply_update` tag, None for local edits, undo and redo."""
+        self._update_callbacks.append(callback)
+        return lambda: self._remove(self._update_callbacks, callback)
+
+    def subscribe_changes(self, callback: ChangeCallback) -> Unsubscribe:
+        """Call `callback(changes, origin)` with code-point changes, in order, for remote
+        updates, undo and redo (not for this document's own insert/delete/replace)."""
+        self._change_callbacks.append(callback)
+        return lambda: self._remove(self._change_callbacks, callback)
+
+    @staticmethod
+    def _remove(callbacks: list[Any], callback: Any) -> None:
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    # -- anchors -----------------------------------------------------------------------
+
+    def anchor_at(self, index: int, assoc: Assoc = Assoc.AFTER) -> dict[str, Any]:
+        """A JSON-able position that follows the text at code point `index` (module docstring)."""
+        self._check_not_busy()
+        assoc = Assoc(assoc)
+        if type(index) is not int or not 0 <= index <= len(self._index):
+            raise ValueError(f"index {index!r} out of range 0..{len(self._index)}")
+        # At the ends Yjs anchors to the type itself (and pycrdt panics on the end + AFTER).
+        if assoc is Assoc.AFTER and index == len(self._index):
+            return {"tname": TEXT_NAME, "assoc": int(Assoc.AFTER)}
+        if assoc is Assoc.BEFORE and index == 0:
+            return {"tname": TEXT_NAME, "assoc": int(Assoc.BEFORE)}
+        with _translated(RuntimeError, "cannot create an anchor"):
+            if assoc is Assoc.AFTER:
+                client, clock = item_id_at(self._text, self._index, index)
+            else:
+                # BEFORE sticks to the last UTF-16 unit of the character before the position.
+                client, clock = item_id_at(self._text, self._index, index - 1)
+                clock += self._index.utf16_of(index) - self._index.utf16_of(index - 1) - 1
+        return {"item": {"client": client, "clock": clock}, "assoc": int(assoc)}
+
+    def resolve_anchor(self, anchor: dict[str, Any]) -> int | None:
+        """The code point index an anchor points at now; None if it cannot be resolved (its
+        character has not arrived yet, or it belongs to another type). `ValueError` if
+        `anchor` is not an anchor."""
+        self._check_not_busy()
+        normal = validate_anchor(anchor)
+        after = normal["assoc"] == int(Assoc.AFTER)
+        if "type" in normal or normal.get("tname", TEXT_NAME) != TEXT_NAME:
+            return None
+        if "tname" in normal:
+            # Yjs: a type-relative position is the end (AFTER) or the start (BEFORE).
+            return len(self._index) if after else 0
+        client, clock = normal["item"]["client"], normal["item"]["clock"]
+        # Resolving an item this replica has not integrated makes pycrdt panic.
+        if clock >= read_state_vector(self._doc.get_state()).get(client, 0):
+            return None
+        with _translated(RuntimeError, "cannot resolve an anchor"):
+            located = locate_unit(self._text, self._index, client, clock)
+        if located is None:
+            return None
+        offset, visible = located
+        if visible and not after:
+            offset += 1  # BEFORE: just after the unit it sticks to
+        return self._index_of_utf16_rounded(offset, up=not after)
+
+    def _index_of_utf16_rounded(self, offset: int, *, up: bool) -> int:
+        """Code point index of a UTF-16 offset; inside a surrogate pair, round down or up."""
+        try:
+            return self._index.index_of_utf16(offset)
+        except ValueError:
+            return self._index.index_of_utf16(offset + 1 if up else offset - 1)
+
+    # -- machinery ---------------------------------------------------------------------
+
+    def _check_not_busy(self) -> None:
+        if self._applying is not None:
+            raise RuntimeError("the document is inside a transaction (called from an observer?)")
+
+    def _run(self, activity: _Activity, source: object | None, action: Callable[[], Any],
+             error: type[Exception], what: str, *, return_record: bool = False) -> Any:
+        """Run `action` as one transaction of `activity`, then deliver what it produced."""
+        self._check_not_busy()
+        applying = _Applying(activity, source, [])
+        self._applying = applying
+        try:
+            with _translated(error, what):
+                if activity is _Activity.LOCAL_EDIT:
+                    with self._doc.transaction(origin=_Origin.LOCAL):
+                        result = action()
+                elif activity is _Activity.REMOTE:
+                    with self._doc.transaction(origin=_Origin.REMOTE):
+                        result = action()
+                else:
+                    # The undo manager opens its own transaction under its own origin.
+                    result = action()
+        finally:
+            self._applying = None
+        self._deliver()
+        return applying if return_record else result
+
+    def _on_text_event(self, event: TextEvent) -> None:
+        """Keep the TextIndex in step and record code-point changes (bookkeeping only)."""
+        applying = self._applying
+        if applying is None:
+            raise RuntimeError("the text changed outside SharedDocument")
+        changes = applying.changes
+        position = 0  # UTF-8 offset into the text as changed so far
+        for op in event.delta:
+            if "retain" in op:
+                position += op["retain"]
+            elif "insert" in op:
+                inserted = op["insert"]
+                if not isinstance(inserted, str):
+                    raise RuntimeError(f"unsupported embed in the text: {inserted!r}")
+                index = self._index.index_of_utf8(position)
+                self._index.insert(index, inserted)
+                changes.append(TextInserted(index, inserted))
+                position += utf8_length(inserted)
+            elif "delete" in op:
+                start = self._index.index_of_utf8(position)
+                end = self._index.index_of_utf8(position + op["delete"])
+                self._index.delete(start, end - start)
+                changes.append(TextDeleted(start, end - start))
+
+    def _on_transaction(self, event: TransactionEvent) -> None:
+        """Queue the transaction's update and changes for delivery after it commits."""
+        applying = self._applying
+        if applying is None:
+            raise RuntimeError("the document changed outside SharedDocument")
+        update = event.update
+        source = applying.source
+        if self._received_state is not None and self._released_held_structs(event):
+            # The update let structs held from earlier updates (maybe from other sources)
+            # integrate: the source may lack them too, so it must not be skipped by the relay.
+            source = None
+        changed_text = applying.changes and applying.activity is not _Activity.LOCAL_EDIT
+        self._outbox.append((
+            update if update != EMPTY_UPDATE else None,
+            source,
+            list(applying.changes) if changed_text else None,
+            _CHANGE_ORIGIN_OF.get(applying.activity),
+        ))
+
+    def _released_held_structs(self, event: TransactionEvent) -> bool:
+        """True if the transaction integrated clocks beyond those of the received update."""
+        received = self._received_state or {}
+        before = read_state_vector(event.before_state)
+        after = read_state_vector(event.after_state)
+        return any(clock > max(before.get(client, 0), received.get(client, 0))
+                   for client, clock in after.items())
+
+    def _deliver(self) -> None:
+        """Call subscribers in transaction order; edits they make are queued behind."""
+        if self._delivering:
+            return
+        self._delivering = True
+        try:
+            while self._outbox:
+                update, source, changes, origin = self._outbox.pop(0)
+                if changes is not None and origin is not None:
+                    for change_callback in list(self._change_callbacks):
+                        change_callback(changes, origin)
+                if update is not None:
+                    for update_callback in list(self._update_callbacks):
+                        update_callback(update, source)
+        finally:
+            self._delivering = False

@@ -1,0 +1,147 @@
+"""End to end: real `chorus serve` processes on loopback, driven by the real CLI."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.peers import ServeProcess, read_text, run_chorus, start_chorus, wait_for
+
+pytestmark = pytest.mark.slow
+
+CONVERGE = 20.0  # generous: CI machines are shared; the wait ends as soon as peers agree
+
+
+@pytest.fixture
+def peers(tmp_path):
+    started: list[ServeProcess] = []
+
+    def spawn(name: str, *arguments: str) -> ServeProcess:
+        peer = ServeProcess(["--listen", "127.0.0.1:0", *arguments], name=name, cwd=tmp_path)
+        started.append(peer)
+        return peer.start()
+
+    yield spawn
+    for peer in started:
+        peer.stop()
+
+
+def make_chain(tmp_path: Path, spawn, text: str):
+    """A shares notes.txt; B mirrors A; C mirrors B (so C only reaches A through B)."""
+    shared = tmp_path / "a"
+    shared.mkdir()
+    (shared / "notes.txt").write_text(text, encoding="utf-8")
+    a = spawn("alice", str(shared))
+    b = spawn("bob", "--mirror", str(tmp_path / "b"), "--peer", a.address)
+    c = spawn("carol", "--mirror", str(tmp_path / "c"), "--peer", b.address)
+    files = [shared / "notes.txt", tmp_path / "b" / "notes.txt", tmp_path / "c" / "notes.txt"]
+    wait_for(lambda: read_text(files[2]) == text, CONVERGE, "the document to reach C through B")
+    return a, b, c, files
+
+
+def converged(files: list[Path]) -> str | None:
+    texts = {read_text(path) for path in files}
+    return texts.pop() if len(texts) == 1 and None not in texts else None
+
+
+def wait_converged(files: list[Path], what: str, accept=lambda text: True,
+                   timeout: float = CONVERGE) -> str:
+    """Wait until every file holds the same text and `accept(text)` holds."""
+    def agreed():
+        text = converged(files)
+        return text if text is not None and accept(text) else None
+
+    try:
+        return wait_for(agreed, timeout, what)
+    except AssertionError as error:
+        contents = "\n".join(f"  {path}: {read_text(path)!r}" for path in files)
+        raise AssertionError(f"{error}; the files hold:\n{contents}") from None
+
+
+def cat(peer: ServeProcess, doc: str) -> str:
+    result = run_chorus("cat", peer.address, doc)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_chain_converges_on_concurrent_edits_at_both_ends(tmp_path, peers) -> None:
+    a, b, c, files = make_chain(tmp_path, peers, "hello\n")
+    at_a = start_chorus("edit", a.address, "notes.txt", "--insert", "0", "😀👍🏽 from A ")
+    at_c = start_chorus("edit", c.address, "notes.txt", "--append", "中文 from C\n")
+    for process in (at_a, at_c):
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+    final = wait_converged(files, "all three files to agree on both edits",
+                           lambda text: "from A" in text and "from C" in text)
+    assert final == "😀👍🏽 from A hello\n中文 from C\n"
+    for peer in (a, b, c):
+        assert cat(peer, "notes.txt") == final
+    # Deletions travel the chain too (a delete-only update does not move the state vector).
+    result = run_chorus("edit", c.address, "notes.txt", "--delete", "0", "3")
+    assert result.returncode == 0, result.stderr
+    wait_for(lambda: converged(files) == final[3:], CONVERGE, "the deletion typed at C to reach A")
+
+
+def test_killed_peer_restarts_without_duplicating_or_losing_text(tmp_path, peers) -> None:
+    a, b, c, files = make_chain(tmp_path, peers, "line one\n")
+    assert run_chorus("edit", b.address, "notes.txt", "--append", "from B\n").returncode == 0
+    wait_converged(files, "B's edit to spread", lambda text: "from B" in text)
+    b.kill()
+    assert run_chorus("edit", a.address, "notes.txt", "--append", "while B was down\n").returncode == 0
+    # An edit made to B's own file while B is down merges when B starts again.
+    (tmp_path / "b" / "notes.txt").write_text("line one\nfrom B\noffline at B\n", encoding="utf-8")
+    b.restart()
+    expected = "line one\nfrom B\noffline at B\nwhile B was down\n"
+    alternative = "line one\nfrom B\nwhile B was down\noffline at B\n"
+    final = wait_converged(files, "B to catch up after its restart",
+                           lambda text: "offline at B" in text and "while B was down" in text)
+    assert final in (expected, alternative), final
+    assert final.count("line one") == 1 and final.count("from B") == 1
+
+
+def test_stopped_peer_is_detected_and_catches_up_after_sigcont(tmp_path, peers) -> None:
+    a, b, c, files = make_chain(tmp_path, peers, "start\n")
+    mark = len(b.lines)
+    c.send(signal.SIGSTOP)
+    stopped_at = time.monotonic()
+    try:
+        b.wait_for_log(r"peer disconnected: carol", 15.0, after=mark)
+        detected_after = time.monotonic() - stopped_at
+        assert detected_after <= 11.0, f"silent peer noticed only after {detected_after:.1f} s"
+        assert run_chorus("edit", a.address, "notes.txt", "--append", "while C slept\n").returncode == 0
+    finally:
+        c.send(signal.SIGCONT)
+    wait_for(lambda: converged(files) == "start\nwhile C slept\n", 30.0, "C to catch up after SIGCONT")
+
+
+def test_outside_file_edit_merges_with_concurrent_remote_edit(tmp_path, peers) -> None:
+    text = "alpha\nbeta\ngamma\n"
+    a, b, c, files = make_chain(tmp_path, peers, text)
+    # Another program rewrites A's file while a remote edit arrives from C.
+    at_c = start_chorus("edit", c.address, "notes.txt", "--append", "delta from C\n")
+    files[0].write_text("ALPHA\nbeta\ngamma\n", encoding="utf-8")
+    _, err = at_c.communicate(timeout=60)
+    assert at_c.returncode == 0, err
+    final = wait_converged(files, "the outside edit and C's edit to merge",
+                           lambda text: "ALPHA" in text and "delta" in text)
+    assert final == "ALPHA\nbeta\ngamma\ndelta from C\n"
+
+
+def test_client_errors_have_distinct_exit_codes(tmp_path, peers) -> None:
+    shared = tmp_path / "docs"
+    shared.mkdir()
+    (shared / "a.txt").write_text("abc", encoding="utf-8")
+    a = peers("alice", str(shared))
+    listing = run_chorus("docs", a.address)
+    assert listing.returncode == 0 and "a.txt" in listing.stdout
+    unknown = run_chorus("cat", a.address, "missing.txt")
+    assert unknown.returncode == 4 and "missing.txt" in unknown.stderr
+    bad_position = run_chorus("edit", a.address, "a.txt", "--insert", "99", "x")
+    assert bad_position.returncode == 5 and "position" in bad_position.stderr
+    # Nothing listens on port 1 on loopback.
+    unreachable = run_chorus("docs", "127.0.0.1:1")
+    assert unreachable.returncode == 3 and "cannot reach" in unreachable.stderr
+    assert cat(a, "a.txt") == "abc"

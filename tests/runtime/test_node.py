@@ -1,0 +1,192 @@
+"""Nodes in one process linked over real loopback TCP: sharing, joining, relaying, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import pytest
+
+from editor.core.document import SharedDocument
+from editor.runtime.events import PeerConnected, SyncStatus
+from editor.runtime.node import Node, NodeConfig
+
+TIMEOUT = 10.0
+
+
+def config(name: str, **overrides) -> NodeConfig:
+    return NodeConfig(name=name, listen_host="127.0.0.1", listen_port=0, **overrides)
+
+
+@contextlib.asynccontextmanager
+async def running(*configs: NodeConfig):
+    async with contextlib.AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(Node(c)) for c in configs]
+
+
+async def join_from(joiner: Node, host: Node, title: str):
+    if host.peer_id not in joiner.links:
+        await joiner.dial("127.0.0.1", host.port)
+    await joiner.wait_until(lambda: host.peer_id in joiner.peer_documents, TIMEOUT)
+    entry = joiner.join(host.peer_id, joiner.find_remote_document(host.peer_id, title))
+    await joiner.wait_until(lambda: entry.sync_status == SyncStatus.SYNCED, TIMEOUT)
+    return entry
+
+
+async def test_join_edit_and_converge_both_ways() -> None:
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        document = SharedDocument("doc-1")
+        alice.add_document(document, "notes.txt", shared=True)
+        document.insert(0, "hello 😀\n")
+        joined = await join_from(bob, alice, "notes.txt")
+        assert joined.document.text == "hello 😀\n"
+        document.insert(0, "A:")
+        joined.document.insert(len(joined.document), "中B\n")
+        await bob.wait_until(lambda: document.text == joined.document.text, TIMEOUT)
+        assert document.text == "A:hello 😀\n中B\n"
+
+
+async def test_symmetric_link_either_side_can_join() -> None:
+    """The acceptor joins a document the dialer shares over the same single connection."""
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        on_bob = SharedDocument("bob-doc")
+        bob.add_document(on_bob, "bob.txt", shared=True)
+        on_bob.insert(0, "from bob")
+        await bob.dial("127.0.0.1", alice.port)  # bob dials; alice will join bob's document
+        joined = await join_from(alice, bob, "bob.txt")
+        assert joined.document.text == "from bob"
+        assert len(alice.links) == len(bob.links) == 1
+
+
+async def test_relay_along_a_chain_includes_deletions() -> None:
+    async with running(config("a"), config("b"), config("c")) as (a, b, c):
+        document = SharedDocument("chain")
+        a.add_document(document, "chain.txt", shared=True)
+        document.insert(0, "abcdef")
+        at_b = await join_from(b, a, "chain.txt")
+        at_c = await join_from(c, b, "chain.txt")  # c knows only b
+        document.delete(1, 2)  # delete-only update: must still cross b
+        await c.wait_until(lambda: at_c.document.text == "adef", TIMEOUT)
+        at_c.document.insert(0, "🎉")
+        await a.wait_until(lambda: document.text == "🎉adef", TIMEOUT)
+        assert at_b.document.text == "🎉adef"
+
+
+async def test_simultaneous_dials_leave_exactly_one_connection() -> None:
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        await asyncio.gather(alice.dial("127.0.0.1", bob.port), bob.dial("127.0.0.1", alice.port),
+                             return_exceptions=True)
+
+        def settled() -> bool:
+            a_link, b_link = alice.links.get(bob.peer_id), bob.links.get(alice.peer_id)
+            return (a_link is not None and b_link is not None
+                    and not a_link.closed.is_set() and not b_link.closed.is_set()
+                    and a_link.dialed != b_link.dialed)
+
+        await alice.wait_until(settled, TIMEOUT)
+        # The survivor is the connection dialed by the lower peer id, on both sides.
+        lower_is_alice = alice.peer_id < bob.peer_id
+        assert alice.links[bob.peer_id].dialed == lower_is_alice
+
+
+async def test_offline_edits_on_both_sides_merge_on_reconnect() -> None:
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        document = SharedDocument("offline")
+        alice.add_document(document, "o.txt", shared=True)
+        document.insert(0, "base\n")
+        joined = await join_from(bob, alice, "o.txt")
+        await bob.links[alice.peer_id].close("test cuts the link")
+        await alice.wait_until(lambda: not alice.links and not bob.links, TIMEOUT)
+        assert joined.sync_status == SyncStatus.OFFLINE
+        document.insert(len(document), "alice offline\n")
+        joined.document.insert(0, "bob offline\n")
+        await bob.dial("127.0.0.1", alice.port)
+        await bob.wait_until(lambda: document.text == joined.document.text, TIMEOUT)
+        assert document.text == "bob offline\nbase\nalice offline\n"
+
+
+async def test_presence_shows_remote_cursor_at_its_character() -> None:
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        document = SharedDocument("p")
+        alice.add_document(document, "p.txt", shared=True)
+        document.insert(0, "héllo wörld")
+        joined = await join_from(bob, alice, "p.txt")
+        alice.set_local_cursor("p", 6, 11)  # selects "wörld"
+        await bob.wait_until(lambda: bool(bob.participants("p")), TIMEOUT)
+        (state,) = bob.participants("p").values()
+        assert state.name == "alice"
+        document.insert(0, "😀 ")  # the text moves; the remote selection moves with it
+        await bob.wait_until(lambda: joined.document.text == document.text, TIMEOUT)
+        assert joined.document.resolve_anchor(state.anchor) == 8
+        assert joined.document.resolve_anchor(state.head) == 13
+        # Leaving the document removes the participant at once.
+        alice.close_document("p")
+        await bob.wait_until(lambda: not bob.participants("p"), TIMEOUT)
+
+
+async def test_events_announce_connections(tmp_path: Path) -> None:
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        seen = []
+        alice.subscribe(seen.append)
+        await bob.dial("127.0.0.1", alice.port)
+        await alice.wait_until(lambda: any(isinstance(e, PeerConnected) for e in seen), TIMEOUT)
+        assert next(e for e in seen if isinstance(e, PeerConnected)).name == "bob"
+
+
+async def test_shared_file_restart_keeps_history_without_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "story.txt"
+    path.write_text("once upon a time\n", encoding="utf-8")
+    state = tmp_path / ".chorus"
+    async with running(config("alice", state_dir=state), config("bob")) as (alice, bob):
+        (entry,) = alice.share_paths([path])
+        joined = await join_from(bob, alice, "story.txt")
+        joined.document.insert(len(joined.document), "the end\n")
+        await alice.wait_until(lambda: path.read_text(encoding="utf-8").endswith("the end\n"), TIMEOUT)
+        # Alice stops; bob keeps the document and edits offline.
+        async with running(config("alice again", state_dir=state)) as (alice_again,):
+            (again,) = alice_again.share_paths([path])
+            assert again.doc_id == entry.doc_id
+            assert again.document.text == "once upon a time\nthe end\n"
+            joined.document.insert(0, "title\n")
+            await bob.dial("127.0.0.1", alice_again.port)
+            await bob.wait_until(lambda: again.document.text == joined.document.text, TIMEOUT)
+            assert again.document.text == "title\nonce upon a time\nthe end\n"
+
+
+async def test_outside_edit_of_a_shared_file_reaches_peers(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    path.write_bytes(b"one\r\ntwo\r\n")  # CRLF on disk, "\n" in the document
+    async with running(config("alice", state_dir=tmp_path / ".chorus"), config("bob")) as (alice, bob):
+        alice.share_paths([path])
+        joined = await join_from(bob, alice, "list.txt")
+        assert joined.document.text == "one\ntwo\n"
+        path.write_bytes(b"one\r\ntwo\r\nthree\r\n")
+        await bob.wait_until(lambda: joined.document.text == "one\ntwo\nthree\n", TIMEOUT)
+        joined.document.insert(0, "zero\n")
+        await alice.wait_until(lambda: path.read_bytes() == b"zero\r\none\r\ntwo\r\nthree\r\n", TIMEOUT)
+
+
+async def test_unknown_document_is_refused_with_its_name() -> None:
+    from editor.runtime.events import RemoteDocument
+
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        await bob.dial("127.0.0.1", alice.port)
+        entry = bob.join(alice.peer_id, RemoteDocument("nope", "nope.txt", 0))
+        await bob.wait_until(lambda: not entry.channels, TIMEOUT)
+        assert entry.sync_status == SyncStatus.OFFLINE
+        assert alice.peer_id in bob.links  # the link itself survives
+
+
+@pytest.mark.parametrize("count", [3])
+async def test_many_documents_share_one_connection(count: int) -> None:
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        documents = []
+        for index in range(count):
+            document = SharedDocument(f"doc-{index}")
+            alice.add_document(document, f"{index}.txt", shared=True)
+            document.insert(0, f"text {index}")
+            documents.append(document)
+        joined = [await join_from(bob, alice, f"{i}.txt") for i in range(count)]
+        assert [j.document.text for j in joined] == [d.text for d in documents]
+        assert len(bob.links) == 1
