@@ -139,12 +139,16 @@ class Node:
         for entry in self.documents.values():
             if entry.local_presence.state is not None:
                 self._publish_presence(entry, None)
+        # Stop our own tasks (dial loops would otherwise re-dial the links closed below);
+        # file watchers write pending changes as they stop.
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.listener is not None:
             await self.listener.close()
         for link in list(self.links.values()):
             await link.close("peer shutting down")
-        for task in list(self._tasks):
-            task.cancel()
         assert self._task_group is not None
         await self._task_group.__aexit__(None, None, None)
         for entry in self.documents.values():
@@ -157,6 +161,9 @@ class Node:
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         assert self._task_group is not None, "the node is not running"
+        if self._closing:
+            coro.close()
+            raise RuntimeError("the node is shutting down")
         task = self._task_group.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -42,10 +42,16 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, interva
 class ServeProcess:
     """One `chorus serve` child process, its stderr collected line by line."""
 
-    def __init__(self, arguments: Sequence[str], *, name: str, cwd: Path) -> None:
+    def __init__(self, arguments: Sequence[str], *, name: str, cwd: Path, discovery: bool = False,
+                 wrap: Callable[[list[str]], list[str]] | None = None,
+                 connect_host: str = "127.0.0.1") -> None:
         self.arguments = list(arguments)
         self.name = name
         self.cwd = cwd
+        self.discovery = discovery
+        self.wrap = wrap or (lambda argv: argv)  # e.g. run inside a network namespace
+        self.connect_host = connect_host
+        self.started_at = 0.0
         self.lines: list[str] = []
         self.port: int | None = None
         self.peer_id: str | None = None
@@ -53,7 +59,10 @@ class ServeProcess:
 
     def start(self, timeout: float = 20.0) -> ServeProcess:
         self.lines = []
-        argv = chorus_command("serve", "--name", self.name, "--no-discovery", *self.arguments)
+        self.line_times: list[float] = []
+        options = [] if self.discovery else ["--no-discovery"]
+        argv = self.wrap(chorus_command("serve", "--name", self.name, *options, *self.arguments))
+        self.started_at = time.monotonic()
         self.process = subprocess.Popen(argv, cwd=self.cwd, env=child_environment(),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                         text=True, encoding="utf-8")
@@ -75,6 +84,7 @@ class ServeProcess:
         with process.stderr:
             for line in process.stderr:
                 self.lines.append(line.rstrip("\n"))
+                self.line_times.append(time.monotonic())
 
     def _reaped(self) -> int:
         """Wait for the exited process's log to be read to the end; its exit code."""
@@ -85,7 +95,15 @@ class ServeProcess:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.connect_host}:{self.port}"
+
+    def log_time(self, pattern: str, after: int = 0) -> float:
+        """When (time.monotonic) the first line matching `pattern` was read."""
+        regex = re.compile(pattern)
+        for line, at in zip(self.lines[after:], self.line_times[after:]):
+            if regex.search(line):
+                return at
+        raise AssertionError(f"{self.name} never logged {pattern!r}")
 
     def wait_for_log(self, pattern: re.Pattern[str] | str, timeout: float, after: int = 0) -> re.Match[str]:
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
@@ -130,9 +148,11 @@ class ServeProcess:
         self._reaped()
 
 
-def run_chorus(*arguments: str, timeout: float = 30.0, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_chorus(*arguments: str, timeout: float = 30.0, cwd: Path | None = None,
+               wrap: Callable[[list[str]], list[str]] | None = None) -> subprocess.CompletedProcess[str]:
     """Run one client command (`docs`, `cat`, `edit`) to completion."""
-    return subprocess.run(chorus_command(*arguments), env=child_environment(), cwd=cwd or REPO,
+    argv = chorus_command(*arguments)
+    return subprocess.run(wrap(argv) if wrap else argv, env=child_environment(), cwd=cwd or REPO,
                           capture_output=True, text=True, encoding="utf-8", timeout=timeout)
 
 

@@ -5,12 +5,14 @@
 // `rsocket-composite-metadata`).
 //
 //   node client.mjs HOST PORT DOC [--insert POS TEXT]... [--delete POS LEN]... [--append TEXT]...
-//                   [--expect SUBSTRING]... [--timeout S] [--name NAME] [--verbose]
+//                   [--expect SUBSTRING]... [--expect-participant NAME]... [--timeout S]
+//                   [--name NAME] [--verbose]
 //
 // DOC is a document title (or id) as listed by the peer's `docs` route. Edits are applied in
 // the order given, once the initial sync is done; POS and LEN count Unicode code points, as
-// everywhere in Chorus (Yjs itself counts UTF-16 code units). The client then waits until the
-// text contains every --expect substring (edits other peers make), prints
+// everywhere in Chorus (Yjs itself counts UTF-16 code units). The client publishes its presence,
+// then waits until the text contains every --expect substring (edits other peers make) and
+// the presence of every --expect-participant has arrived, prints
 // {"doc", "title", "text", "participants"} as one line of JSON on stdout and exits 0.
 // Exit codes follow the `chorus` command: 1 error, 2 usage, 3 unreachable, 4 unknown
 // document, 5 bad position, 6 timeout; the reason is one line on stderr.
@@ -62,12 +64,13 @@ class ClientError extends Error {
 }
 
 const USAGE = "usage: node client.mjs HOST PORT DOC [--insert POS TEXT]... [--delete POS LEN]... " +
-  "[--append TEXT]... [--expect SUBSTRING]... [--timeout S] [--name NAME] [--verbose]";
+  "[--append TEXT]... [--expect SUBSTRING]... [--expect-participant NAME]... [--timeout S] " +
+  "[--name NAME] [--verbose]";
 
-/** Parse argv into {host, port, doc, edits, expect, timeoutMs, name, verbose}; ClientError(usage) if wrong. */
+/** Parse argv into {host, port, doc, edits, expect, participants, timeoutMs, name, verbose}; ClientError(usage) if wrong. */
 function parseArguments(argv) {
   const positional = [];
-  const options = { edits: [], expect: [], timeoutMs: 20_000, name: "yjs-node", verbose: false };
+  const options = { edits: [], expect: [], participants: [], timeoutMs: 20_000, name: "yjs-node", verbose: false };
   const take = (i, count, flag) => {
     if (i + count >= argv.length) throw new ClientError(EXIT.usage, `${flag} needs ${count} argument(s)\n${USAGE}`);
     return argv.slice(i + 1, i + 1 + count);
@@ -97,6 +100,10 @@ function parseArguments(argv) {
         break;
       case "--expect":
         options.expect.push(take(i, 1, flag)[0]);
+        i += 1;
+        break;
+      case "--expect-participant":
+        options.participants.push(take(i, 1, flag)[0]);
         i += 1;
         break;
       case "--timeout": {
@@ -451,7 +458,11 @@ async function run(options, log) {
   const lost = new Promise((_, reject) => { connectionLost = reject; });
   lost.catch(() => {}); // observed through `within`; a loss after we finished is no error
   let finished = false;
-  const failWith = (error) => { if (!finished) connectionLost(error); };
+  let broken = false; // the connection or the channel failed: no graceful goodbye
+  const failWith = (error) => {
+    broken = true;
+    if (!finished) connectionLost(error);
+  };
   // Every wait races the deadline and the connection/channel failing.
   const within = (promise) => Promise.race([promise, deadline.expired, lost]);
   const ask = async (route) => {
@@ -518,34 +529,48 @@ async function run(options, log) {
     };
     awareness.on("update", publishPresence);
     awareness.setLocalState({ user: { name: options.name, color: "#8e44ad" }, cursor: { anchor: caret, head: caret } });
+    // Greet newcomers as y-webrtc does: whoever joined after our announcement has not heard
+    // it (peers relay presence as it passes, they do not replay it to late joiners).
+    awareness.on("change", ({ added }, origin) => {
+      if (origin === REMOTE && added.length > 0 && awareness.getLocalState() !== null) {
+        awareness.setLocalState(awareness.getLocalState());
+      }
+    });
 
-    // Done when every expected edit arrived and all we wrote has left (credit permitting).
-    await within(new Promise((resolve) => {
+    // Names of the others whose presence we hold (a null state means that client left).
+    const participants = () => [...awareness.getStates().entries()]
+      .filter(([client]) => client !== ydoc.clientID)
+      .map(([, state]) => state?.user?.name)
+      .filter((name) => typeof name === "string");
+    // Done when every expected edit and participant arrived and all we wrote has left
+    // (credit permitting). The others may leave right after: remember whom we saw.
+    const seen = await within(new Promise((resolve) => {
       const check = () => {
-        if (channel.idle && options.expect.every((s) => ytext.toString().includes(s))) {
+        const present = participants();
+        if (channel.idle && options.expect.every((s) => ytext.toString().includes(s))
+            && options.participants.every((name) => present.includes(name))) {
           channel.progress.delete(check);
-          resolve();
+          awareness.off("change", check);
+          resolve(present);
         }
       };
       channel.progress.add(check);
+      awareness.on("change", check);
       check();
     }));
     // The peer reads a connection's frames in order: once it answered a ping sent after our
     // last update, it has that update.
     await ask("ping");
 
-    const participants = [...awareness.getStates().entries()]
-      .filter(([client]) => client !== ydoc.clientID)
-      .map(([, state]) => state?.user?.name)
-      .filter((name) => typeof name === "string");
+    const result = { doc: entry.id, title: entry.title, text: ytext.toString(), participants: seen };
     // Leaving: a null state tells the others to drop our caret at once.
     awareness.setLocalState(null);
-    return { doc: entry.id, title: entry.title, text: ytext.toString(), participants };
+    return result;
   } finally {
     finished = true;
     deadline.cancel();
     liveness?.stop();
-    await channel?.close();
+    if (!broken) await channel?.close();
     if (publishPresence) awareness.off("update", publishPresence);
     awareness.destroy();
     rsocket?.close();

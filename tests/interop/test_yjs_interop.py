@@ -8,6 +8,7 @@ them once with `cd tests/interop && npm ci`.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -62,10 +63,10 @@ def share_and_mirror(tmp_path: Path, spawn, text: str):
     return a, b, files
 
 
-def start_client(peer: ServeProcess, doc: str, *options: str) -> subprocess.Popen[str]:
+def start_client(peer: ServeProcess, doc: str, *options: str, name: str = "yjs-node") -> subprocess.Popen[str]:
     """Run client.mjs against `peer` without waiting (so that Chorus can edit meanwhile)."""
     host, port = peer.address.rsplit(":", 1)
-    argv = [NODE, str(CLIENT), host, port, doc, "--name", "yjs-node", "--verbose",
+    argv = [NODE, str(CLIENT), host, port, doc, "--name", name, "--verbose",
             "--timeout", str(CLIENT_TIMEOUT), *options]
     return subprocess.Popen(argv, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, encoding="utf-8")
@@ -88,6 +89,14 @@ def wait_for_files(files: list[Path], expected: str) -> None:
     except AssertionError as error:
         held = {path.parent.name: read_text(path) for path in files}
         raise AssertionError(f"{error}; they hold {held!r}") from None
+
+
+def assert_no_complaints(*serving: ServeProcess) -> None:
+    """Chorus logs what it dislikes in a peer's frames or messages (a malformed presence, a
+    protocol violation) at WARNING or above: the stock client must cause none."""
+    for peer in serving:
+        complaints = [line for line in peer.lines if re.search(r" (WARNING|ERROR|CRITICAL) |Traceback", line)]
+        assert not complaints, f"{peer.name} complained:\n" + "\n".join(complaints)
 
 
 def cat(peer: ServeProcess, doc: str) -> str:
@@ -113,6 +122,7 @@ def test_yjs_client_and_chorus_peers_converge_on_concurrent_edits(tmp_path, peer
     wait_for_files(files, expected)
     assert cat(a, "notes.txt") == expected
     assert cat(b, "notes.txt") == expected
+    assert_no_complaints(a, b)
 
 
 def test_yjs_deletion_across_emoji_reaches_every_peer(tmp_path, peers) -> None:
@@ -125,6 +135,24 @@ def test_yjs_deletion_across_emoji_reaches_every_peer(tmp_path, peers) -> None:
     assert result["text"] == "a中b\n"
     wait_for_files(files, "a中b\n")
     assert cat(b, "notes.txt") == "a中b\n"
+    assert_no_complaints(a, b)
+
+
+def test_two_yjs_clients_see_each_others_text_and_presence_through_chorus(tmp_path, peers) -> None:
+    a, b, files = share_and_mirror(tmp_path, peers, "shared\n")
+    # Zoë's Yjs joins at A, Ali's at B: text and presence must cross A <-> B both ways, and
+    # each client waits until it holds the other's presence (name and caret).
+    zoe = start_client(a, "notes.txt", "--insert", "0", "Zoë ✍️ ", "--expect", "Ali 🖖",
+                       "--expect-participant", "Ali", name="Zoë")
+    ali = start_client(b, "notes.txt", "--append", "Ali 🖖\n", "--expect", "Zoë ✍️",
+                       "--expect-participant", "Zoë", name="Ali")
+    seen_by_zoe, seen_by_ali = finish_client(zoe, a, b), finish_client(ali, a, b)
+
+    expected = "Zoë ✍️ shared\nAli 🖖\n"
+    assert seen_by_zoe["text"] == seen_by_ali["text"] == expected
+    assert "Ali" in seen_by_zoe["participants"] and "Zoë" in seen_by_ali["participants"]
+    wait_for_files(files, expected)
+    assert_no_complaints(a, b)
 
 
 def test_unknown_document_is_reported_with_what_the_peer_shares(tmp_path, peers) -> None:
