@@ -10,14 +10,16 @@ UTF-16 units, as in Yjs, and `StickyIndex` mixes the two:
 Both are exact at a block's first character and wherever the block's text before the position
 is ASCII, and wrong (or a panic) after a multi-byte character in the same block. So this module
 finds the start of the block around a position by probing those two functions, and counts the
-rest itself in UTF-16 units. Probes gallop then bisect: O(log block length) calls to pycrdt.
+rest itself in UTF-16 units.
 
-Why the clock-side search below is exact: within one block, `raw_byte(clock) - clock` is
-constant. The clock just before a block's first clock belongs to another block of the same
+Resolving (clock -> position) scans clock by clock down to the block start, which is exact:
+within one block, `raw_byte(clock) - clock` is constant. The clock just before a block's first clock belongs to another block of the same
 client; the constant can only continue across that boundary if that block is visible, directly
 before, and ASCII (where bytes and UTF-16 units agree, so counting from there is still exact),
 or deleted and sitting one ASCII byte before (likewise harmless): UTF-16 length never exceeds
-UTF-8 length, with equality only for ASCII.
+UTF-8 length, with equality only for ASCII. Sparse probes are not enough: a look-alike block
+of the same client can sit below a gap of other clocks. Past `_LINEAR_SCAN_LIMIT` clocks (a long
+block) the rest is found by galloping, exact unless such a look-alike lies further down.
 
 The byte-side search used to create an id can be fooled when an earlier non-ASCII block of the
 same client happens to sit right before with the same byte/clock difference; every created id

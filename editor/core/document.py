@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-from pycrdt import Assoc, Doc, Text, TextEvent, TransactionEvent, UndoManager, get_state
+from pycrdt import Assoc, Doc, Text, TextEvent, TransactionEvent, UndoManager, get_update
 
 from editor.core.anchors import item_id_at, locate_unit
 from editor.core.lib0 import MAX_SAFE_INTEGER, Reader, TruncatedData, read_state_vector
@@ -116,9 +116,21 @@ _CHANGE_ORIGIN_OF: Final = {
 
 @dataclass(slots=True)
 class _Applying:
+    """The record of the transaction in progress: what, from where, which text changes."""
+
     activity: _Activity
     source: object | None
     changes: list[TextChange]
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """What one committed transaction hands to subscribers."""
+
+    update: bytes | None  # None: the transaction changed nothing
+    source: object | None
+    changes: list[TextChange] | None  # None: nothing to report to change subscribers
+    origin: ChangeOrigin | None
 
 
 def _is_rust_panic(exc: BaseException) -> bool:
@@ -159,6 +171,11 @@ def _check_declared_counts(update: bytes) -> None:
                 raise InvalidUpdate(f"invalid update: declares {structs} structs in {len(update)} bytes")
     except TruncatedData as exc:
         raise InvalidUpdate(f"invalid update: {exc}") from None
+
+
+def _carries_structs(update: bytes) -> bool:
+    """True if an update holds structs (its first varUint counts the clients with structs)."""
+    return update[:1] != b"\x00"
 
 
 def _check_id(value: object, what: str) -> int:
@@ -209,11 +226,10 @@ class SharedDocument:
         self._text: Text = self._doc.get(TEXT_NAME, type=Text)
         self._index = TextIndex()
         self._applying: _Applying | None = None
-        # State vector implied by the remote update being applied (see _released_held_structs).
-        self._received_state: dict[int, int] | None = None
+        # Remote updates not fully integrated yet (see apply_update).
+        self._held_updates: list[bytes] = []
         # Filled by observers inside a transaction, drained by `_deliver` after it.
-        self._outbox: list[tuple[bytes | None, object | None, list[TextChange] | None,
-                                 ChangeOrigin | None]] = []
+        self._outbox: list[_Outgoing] = []
         self._delivering = False
         self._update_callbacks: list[UpdateCallback] = []
         self._change_callbacks: list[ChangeCallback] = []
@@ -318,13 +334,12 @@ class SharedDocument:
             raise TypeError(f"update must be bytes, got {type(update).__name__}")
         data = bytes(update)  # pycrdt rejects bytearray
         _check_declared_counts(data)
-        with _translated(InvalidUpdate, "invalid update"):
-            self._received_state = read_state_vector(get_state(data))
-        try:
-            applying = self._run(_Activity.REMOTE, source, lambda: self._doc.apply_update(data),
-                                 InvalidUpdate, "invalid update", return_record=True)
-        finally:
-            self._received_state = None
+        # While earlier updates wait for missing structs, this one may release them; they can
+        # come from any source, so the relay must not skip this update's own source then.
+        relay_source = source if not self._held_updates else None
+        applying = self._run(_Activity.REMOTE, relay_source, lambda: self._doc.apply_update(data),
+                             InvalidUpdate, "invalid update", return_record=True)
+        self._track_held(data)
         return applying.changes
 
     # -- subscriptions -----------------------------------------------------------------
@@ -458,26 +473,19 @@ class SharedDocument:
         if applying is None:
             raise RuntimeError("the document changed outside SharedDocument")
         update = event.update
-        source = applying.source
-        if self._received_state is not None and self._released_held_structs(event):
-            # The update let structs held from earlier updates (maybe from other sources)
-            # integrate: the source may lack them too, so it must not be skipped by the relay.
-            source = None
         changed_text = applying.changes and applying.activity is not _Activity.LOCAL_EDIT
-        self._outbox.append((
-            update if update != EMPTY_UPDATE else None,
-            source,
-            list(applying.changes) if changed_text else None,
-            _CHANGE_ORIGIN_OF.get(applying.activity),
+        self._outbox.append(_Outgoing(
+            update=update if update != EMPTY_UPDATE else None,
+            source=applying.source,
+            changes=list(applying.changes) if changed_text else None,
+            origin=_CHANGE_ORIGIN_OF.get(applying.activity),
         ))
 
-    def _released_held_structs(self, event: TransactionEvent) -> bool:
-        """True if the transaction integrated clocks beyond those of the received update."""
-        received = self._received_state or {}
-        before = read_state_vector(event.before_state)
-        after = read_state_vector(event.after_state)
-        return any(clock > max(before.get(client, 0), received.get(client, 0))
-                   for client, clock in after.items())
+    def _track_held(self, update: bytes) -> None:
+        """Remember remote updates whose structs pycrdt holds back for missing dependencies."""
+        state = self._doc.get_state()
+        candidates = [*self._held_updates, update]
+        self._held_updates = [held for held in candidates if _carries_structs(get_update(held, state))]
 
     def _deliver(self) -> None:
         """Call subscribers in transaction order; edits they make are queued behind."""
@@ -486,12 +494,12 @@ class SharedDocument:
         self._delivering = True
         try:
             while self._outbox:
-                update, source, changes, origin = self._outbox.pop(0)
-                if changes is not None and origin is not None:
+                outgoing = self._outbox.pop(0)
+                if outgoing.changes is not None and outgoing.origin is not None:
                     for change_callback in list(self._change_callbacks):
-                        change_callback(changes, origin)
-                if update is not None:
+                        change_callback(outgoing.changes, outgoing.origin)
+                if outgoing.update is not None:
                     for update_callback in list(self._update_callbacks):
-                        update_callback(update, source)
+                        update_callback(outgoing.update, outgoing.source)
         finally:
             self._delivering = False

@@ -131,14 +131,24 @@ class LocalPresence:
 
 @dataclass(frozen=True, slots=True)
 class ParticipantsChanged:
-    """Client ids whose presence appeared, changed or went away in one `apply` or `expire`."""
+    """Client ids whose presence appeared, changed or went away in one `apply` or `expire`.
+
+    `renewed` lists states that came back unchanged under a newer clock: invisible to a view
+    (so not counted by `bool`), but news to relay, or peers further away would expire them.
+    """
 
     added: tuple[int, ...] = ()
     updated: tuple[int, ...] = ()
     removed: tuple[int, ...] = ()
+    renewed: tuple[int, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.added or self.updated or self.removed)
+
+    @property
+    def news(self) -> frozenset[int]:
+        """Every client id whose entry a relay should pass on."""
+        return frozenset(self.added + self.updated + self.removed + self.renewed)
 
 
 @dataclass(slots=True)
@@ -146,6 +156,7 @@ class _Known:
     clock: int
     last_seen: float
     state: PresenceState | None = field(default=None)
+    raw: dict[str, Any] | None = field(default=None)  # as received: relayed with extra fields
 
 
 class Participants:
@@ -160,10 +171,15 @@ class Participants:
         """The present participants."""
         return {cid: known.state for cid, known in self._known.items() if known.state is not None}
 
+    def entries(self) -> tuple[AwarenessEntry, ...]:
+        """The present participants as received (to introduce them to a newly joined peer)."""
+        return tuple(AwarenessEntry(cid, known.clock, known.raw)
+                     for cid, known in self._known.items() if known.state is not None)
+
     def apply(self, entries: Iterable[AwarenessEntry], now: float) -> ParticipantsChanged:
         """Take in received entries: a newer clock wins; an equal clock may only remove.
         A state that is not a valid presence counts as leaving."""
-        added, updated, removed = [], [], []
+        added, updated, removed, renewed = [], [], [], []
         for entry in entries:
             if entry.client_id == self._local:
                 continue
@@ -176,23 +192,27 @@ class Participants:
                     continue
                 before = known.state
                 known.clock, known.last_seen, known.state = entry.clock, now, state
+                known.raw = entry.state if state is not None else None
             else:
                 before = None
-                self._known[entry.client_id] = _Known(entry.clock, now, state)
+                self._known[entry.client_id] = _Known(entry.clock, now, state,
+                                                      entry.state if state is not None else None)
             if before is None and state is not None:
                 added.append(entry.client_id)
             elif before is not None and state is None:
                 removed.append(entry.client_id)
             elif before is not None and state != before:
                 updated.append(entry.client_id)
-        return ParticipantsChanged(tuple(added), tuple(updated), tuple(removed))
+            elif before is not None:
+                renewed.append(entry.client_id)
+        return ParticipantsChanged(tuple(added), tuple(updated), tuple(removed), tuple(renewed))
 
     def expire(self, now: float, timeout: float = DEFAULT_OUTDATED_TIMEOUT) -> ParticipantsChanged:
         """Remove participants not heard from for longer than `timeout`."""
         gone = [cid for cid, known in self._known.items()
                 if known.state is not None and now - known.last_seen > timeout]
         for cid in gone:
-            self._known[cid].state = None
+            self._known[cid].state = self._known[cid].raw = None
         return ParticipantsChanged(removed=tuple(gone))
 
     def forget(self, client_ids: Iterable[int]) -> ParticipantsChanged:
@@ -201,7 +221,7 @@ class Participants:
         for cid in client_ids:
             known = self._known.get(cid)
             if known is not None and known.state is not None:
-                known.state = None
+                known.state = known.raw = None
                 gone.append(cid)
         return ParticipantsChanged(removed=tuple(gone))
 

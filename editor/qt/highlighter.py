@@ -15,7 +15,7 @@ from pathlib import PurePath
 
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 
-from editor.core.offsets import utf16_offset
+from editor.core.offsets import utf16_length, utf16_offset
 
 __all__ = ["LANGUAGES", "Category", "Language", "SyntaxHighlighter", "language_for_filename"]
 
@@ -380,14 +380,16 @@ class SyntaxHighlighter(QSyntaxHighlighter):
     def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt API)
         """Colour one line (Qt positions are UTF-16 units; the regexes see code points)."""
         # Lines with characters outside the BMP need index conversion; most lines do not.
-        simple = text.isascii() or all(ord(c) < 0x10000 for c in text)
+        simple = text.isascii() or utf16_length(text) == len(text)
+        formats = self._formats
+        set_format = self.setFormat
 
         def apply(start: int, end: int, category: Category) -> None:
             if simple:
-                self.setFormat(start, end - start, self._formats[category])
+                set_format(start, end - start, formats[category])
             else:
                 first = utf16_offset(text, start)
-                self.setFormat(first, utf16_offset(text, end) - first, self._formats[category])
+                set_format(first, utf16_offset(text, end) - first, formats[category])
 
         position = 0
         open_construct = self.previousBlockState()

@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
     QLabel,
-    QListWidget,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -42,6 +42,8 @@ from editor.qt.binding import DocumentBinding
 from editor.qt.editor_widget import CodeEditor
 from editor.qt.find_bar import FindBar
 from editor.qt.highlighter import language_for_filename
+from editor.qt.network_panel import NetworkPanel
+from editor.qt.participants import ParticipantsPanel
 from editor.qt.preferences import Preferences, PreferencesDialog, load_preferences, save_preferences
 from editor.qt.theme import is_dark
 
@@ -213,6 +215,7 @@ class MainWindow(QMainWindow):
         for tab in self.tab_list():
             if tab.path == path:
                 self.tabs.setCurrentWidget(tab)
+                self._remember_recent(path)
                 return tab
         try:
             data = path.read_bytes()
@@ -404,7 +407,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self.save_action = self._action(file_menu, "&Save", QKeySequence.StandardKey.Save, self.save)
         self.save_as_action = self._action(file_menu, "Save &As…", QKeySequence("Ctrl+Shift+S"), self.save_as)
-        self.close_action = self._action(file_menu, "&Close", QKeySequence.StandardKey.Close, self.close_tab)
+        self.close_action = self._action(file_menu, "&Close", QKeySequence("Ctrl+W"), self.close_tab)
         file_menu.addSeparator()
         self.preferences_action = self._action(file_menu, "Pre&ferences…", QKeySequence.StandardKey.Preferences,
                                                self.edit_preferences)
@@ -443,11 +446,14 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.network_dock.toggleViewAction())
 
-        # Filled by the collaboration layer: share, join, peers. Present but idle until then.
+        # Connected by the collaboration layer (editor.qt.collaboration); idle without it.
         self.network_menu = menu_bar.addMenu("&Network")
-        self.share_action = self.network_menu.addAction("&Share This Document")
-        self.join_action = self.network_menu.addAction("&Join a Shared Document…")
-        for action in (self.share_action, self.join_action):
+        self.share_action = self.network_menu.addAction("&Share Document")
+        self.share_action.setCheckable(True)
+        self.copy_link_action = self.network_menu.addAction("&Copy Link")
+        self.join_action = self.network_menu.addAction("&Join from Link…")
+        self.connect_action = self.network_menu.addAction("Connect to &Address…")
+        for action in (self.share_action, self.copy_link_action, self.join_action, self.connect_action):
             action.setEnabled(False)
         self.network_menu.addSeparator()
         self.network_menu.addAction(self.network_dock.toggleViewAction())
@@ -476,15 +482,15 @@ class MainWindow(QMainWindow):
         """A dock for peers and participants; the collaboration layer fills the lists."""
         self.network_dock = QDockWidget("Network", self)
         self.network_dock.setObjectName("network_dock")
-        panel = QWidget()
-        layout = QVBoxLayout(panel)
-        self.network_panel = panel
-        layout.addWidget(QLabel("Peers"))
-        self.peers_list = QListWidget()
-        layout.addWidget(self.peers_list)
-        layout.addWidget(QLabel("In this document"))
-        self.participants_list = QListWidget()
-        layout.addWidget(self.participants_list)
+        panel = QSplitter(Qt.Orientation.Vertical)
+        self.network_panel = NetworkPanel()
+        self.peers_list = self.network_panel.tree
+        self.participants_panel = ParticipantsPanel()
+        self.participants_list = self.participants_panel.list
+        panel.addWidget(self.network_panel)
+        panel.addWidget(self.participants_panel)
+        panel.setStretchFactor(0, 3)
+        panel.setStretchFactor(1, 2)
         self.network_dock.setWidget(panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.network_dock)
         self.network_dock.setVisible(self.collaboration is not None)

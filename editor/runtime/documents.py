@@ -35,6 +35,7 @@ class ChannelSync:
         self.channel: DocChannel | None = None
         self._on_state_changed = on_state_changed
         self._was_synced = False
+        self.introduced = False  # presence of everyone here sent to the peer once synced
 
     @property
     def synced(self) -> bool:

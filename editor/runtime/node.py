@@ -403,9 +403,6 @@ class Node:
 
     async def _start_link(self, link: protocol.Link) -> None:
         await self._refresh_peer_documents(link)
-        for entry in self.documents.values():
-            if entry.local_presence.state is not None and link in entry.channels:
-                self._send_presence(entry, link)
 
     async def _refresh_peer_documents(self, link: protocol.Link) -> None:
         try:
@@ -441,11 +438,12 @@ class Node:
         self._sync_state_changed(entry)
 
     def _sync_state_changed(self, entry: HeldDocument) -> None:
-        if all(sync.synced for sync in entry.channels.values()) and entry.channels:
+        for link, sync in entry.channels.items():
+            if sync.synced and not sync.introduced:
+                sync.introduced = True
+                self._introduce_presence(entry, link)
+        if entry.channels and all(sync.synced for sync in entry.channels.values()):
             entry.edited_while_offline = False
-            if entry.local_presence.state is not None:
-                for link in entry.channels:
-                    self._send_presence(entry, link)
         self._emit(DocumentSyncChanged(entry.doc_id, entry.sync_status))
 
     def _set_peer_status(self, peer_id: str, status: PeerStatus) -> None:
@@ -577,18 +575,20 @@ class Node:
             log.warning("peer %s sent a %s as presence", link.peer.name, type(message).__name__)
             return
         changed = entry.participants.apply(message.entries, asyncio.get_running_loop().time())
-        if not changed:
+        news = changed.news
+        if not news:
             return
-        touched = set(changed.added + changed.updated + changed.removed)
-        for client_id in touched:
+        for client_id in news:
             entry.presence_sources[client_id] = link
-        # Relay what was news to us, so presence crosses a chain like the text does.
-        fresh = tuple(item for item in message.entries if item.client_id in touched)
+        # Relay what was news to us (renewals included), so presence crosses a chain like the
+        # text does and far participants do not expire.
+        fresh = tuple(item for item in message.entries if item.client_id in news)
         relay = encode(AwarenessMessage(fresh))
         for other in entry.channels:
             if other is not link:
                 other.send_presence(doc_id, relay)
-        self._emit(ParticipantsChanged(doc_id))
+        if changed:
+            self._emit(ParticipantsChanged(doc_id))
 
     # ------------------------------------------------------------------ presence
 
@@ -628,6 +628,14 @@ class Node:
     def _send_presence(self, entry: HeldDocument, link: protocol.Link) -> None:
         data = encode(AwarenessMessage((entry.local_presence.entry(),)))
         link.send_presence(entry.doc_id, data)
+
+    def _introduce_presence(self, entry: HeldDocument, link: protocol.Link) -> None:
+        """Tell a newly synced peer who is here: us and everyone we know of (as Yjs does)."""
+        known = tuple(item for item in entry.participants.entries()
+                      if entry.presence_sources.get(item.client_id) is not link)
+        own = (entry.local_presence.entry(),) if entry.local_presence.state is not None else ()
+        if own or known:
+            link.send_presence(entry.doc_id, encode(AwarenessMessage(own + known)))
 
     def participants(self, doc_id: str) -> dict[int, PresenceState]:
         """Remote participants of a document by client id."""

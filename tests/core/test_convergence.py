@@ -130,7 +130,7 @@ class MeshMachine(NetworkMachine):
     TOPOLOGY = MESH
 
 
-STATEFUL = settings(max_examples=25, stateful_step_count=30, deadline=None)
+STATEFUL = settings(max_examples=50, stateful_step_count=40, deadline=None)
 TestChainConvergence = NetworkMachine.TestCase
 TestChainConvergence.settings = STATEFUL
 TestMeshConvergence = MeshMachine.TestCase

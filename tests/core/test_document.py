@@ -428,3 +428,26 @@ def test_keystroke_bookkeeping_does_not_scale_with_the_document():
     large = median_keystroke("".join(rng.choice(pieces) for _ in range(400_000)))
     print(f"seed={seed} keystroke median small {small * 1e6:.0f} us, 1 MB {large * 1e6:.0f} us")
     assert large < max(10 * small, 0.5e-3), f"seed={seed}"
+
+
+def test_update_that_releases_held_structs_is_not_tagged_with_its_source():
+    """Structs held for a missing dependency may have come from another peer: the update that
+    releases them must reach the releasing peer too, so the relay may not skip it."""
+    a, b = make(1), make(2)
+    updates = []
+    a.subscribe_updates(lambda u, s: updates.append(u))
+    a.insert(0, "ab")
+    a.insert(2, "cd")
+    seen = []
+    b.subscribe_updates(lambda u, s: seen.append(s))
+    b.apply_update(updates[1], "from-c")  # depends on updates[0]: held, nothing fires
+    assert b.text == "" and seen == []
+    b.apply_update(updates[0], "from-a")
+    assert b.text == "abcd"
+    assert seen == [None]
+    b.insert(0, "x")
+    a.apply_update(b.encode_state(since=a.state_vector()), "b")
+    b.apply_update(a.encode_state(), "from-a")  # nothing held any more: tagged as usual
+    a.insert(0, "y")
+    b.apply_update(updates[-1], "from-a")
+    assert seen[-1] == "from-a"

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,22 @@ def peers(tmp_path):
         peer.stop()
 
 
+@pytest.fixture
+def client():
+    """Start client.mjs runs (`client(peer, doc, *options, name=..., timeout=...)`); any still
+    running after the test are killed."""
+    started: list[Client] = []
+
+    def start(peer: ServeProcess, doc: str, *options: str, **keywords) -> Client:
+        started.append(Client(peer, doc, *options, **keywords))
+        return started[-1]
+
+    yield start
+    for run in started:
+        if run.process.stdout is not None and not run.process.stdout.closed:
+            run.kill()
+
+
 def share_and_mirror(tmp_path: Path, spawn, text: str):
     """A shares notes.txt holding `text`; B mirrors A. Returns (a, b, [file at A, file at B])."""
     shared = tmp_path / "a"
@@ -63,22 +80,58 @@ def share_and_mirror(tmp_path: Path, spawn, text: str):
     return a, b, files
 
 
-def start_client(peer: ServeProcess, doc: str, *options: str, name: str = "yjs-node") -> subprocess.Popen[str]:
-    """Run client.mjs against `peer` without waiting (so that Chorus can edit meanwhile)."""
-    host, port = peer.address.rsplit(":", 1)
-    argv = [NODE, str(CLIENT), host, port, doc, "--name", name, "--verbose",
-            "--timeout", str(CLIENT_TIMEOUT), *options]
-    return subprocess.Popen(argv, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, encoding="utf-8")
+class Client:
+    """One run of client.mjs against a Chorus peer; its stderr trace is collected as it comes."""
 
+    def __init__(self, peer: ServeProcess, doc: str, *options: str, name: str = "yjs-node",
+                 timeout: float = CLIENT_TIMEOUT) -> None:
+        host, port = peer.address.rsplit(":", 1)
+        argv = [NODE, str(CLIENT), host, port, doc, "--name", name, "--verbose",
+                "--timeout", str(timeout), *options]
+        self.name = name
+        self.timeout = timeout
+        self.trace: list[str] = []
+        self.output = ""
+        self.process = subprocess.Popen(argv, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, encoding="utf-8")
+        self._reader = threading.Thread(target=self._collect, daemon=True)
+        self._reader.start()
 
-def finish_client(process: subprocess.Popen[str], *serving: ServeProcess) -> dict:
-    """Wait for client.mjs; its JSON result, or a failure that shows its trace and the peers' logs."""
-    out, err = process.communicate(timeout=CLIENT_TIMEOUT + 10)
-    if process.returncode != 0:
-        logs = "\n".join(f"--- {peer.name} log ---\n{peer.log()}" for peer in serving)
-        pytest.fail(f"client.mjs exited {process.returncode}\n--- client trace ---\n{err}\n{logs}")
-    return json.loads(out)
+    def _collect(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.trace.append(line.rstrip("\n"))
+
+    def wait_for_trace(self, needle: str) -> None:
+        """Poll the trace until a line contains `needle` (the client reached that step)."""
+        wait_for(lambda: any(needle in line for line in self.trace) or self.process.poll() is not None,
+                 self.timeout, f"{self.name} to trace {needle!r}")
+        assert any(needle in line for line in self.trace), "\n".join(self.trace)
+
+    def wait_exit(self) -> int:
+        """Wait for the client to exit (it enforces its own timeout); its exit code."""
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self.output = self.process.stdout.read()
+        returncode = self.process.wait(timeout=self.timeout + 10)
+        self._reader.join(timeout=5)
+        self.process.stdout.close()
+        self.process.stderr.close()
+        return returncode
+
+    def kill(self) -> None:
+        """Stop a client still running (a test that failed half-way) and release its pipes."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.wait_exit()
+
+    def finish(self, *serving: ServeProcess) -> dict:
+        """Wait for the exit; the JSON result, or a failure showing the trace and the peers' logs."""
+        if self.wait_exit() != 0:
+            logs = "\n".join(f"--- {peer.name} log ---\n{peer.log()}" for peer in serving)
+            trace = "\n".join(self.trace)
+            pytest.fail(f"{self.name}: client.mjs exited {self.process.returncode}\n"
+                        f"--- {self.name} trace ---\n{trace}\n{logs}")
+        return json.loads(self.output)
 
 
 def wait_for_files(files: list[Path], expected: str) -> None:
@@ -105,16 +158,15 @@ def cat(peer: ServeProcess, doc: str) -> str:
     return result.stdout
 
 
-def test_yjs_client_and_chorus_peers_converge_on_concurrent_edits(tmp_path, peers) -> None:
+def test_yjs_client_and_chorus_peers_converge_on_concurrent_edits(tmp_path, peers, client) -> None:
     a, b, files = share_and_mirror(tmp_path, peers, "😀 base 中文\n")
     # The Yjs client joins at B and types after the emoji (code point 2 is UTF-16 offset 3)
     # while a Chorus user appends at A; each edit must travel A <-> B <-> node.
-    client = start_client(b, "notes.txt", "--insert", "2", "👍🏽 from yjs ",
-                          "--expect", "中文 from chorus\n")
+    yjs = client(b, "notes.txt", "--insert", "2", "👍🏽 from yjs ", "--expect", "中文 from chorus\n")
     chorus_edit = start_chorus("edit", a.address, "notes.txt", "--append", "中文 from chorus\n")
     _, err = chorus_edit.communicate(timeout=60)
     assert chorus_edit.returncode == 0, err
-    result = finish_client(client, a, b)
+    result = yjs.finish(a, b)
 
     expected = "😀 👍🏽 from yjs base 中文\n中文 from chorus\n"
     assert result["title"] == "notes.txt"
@@ -125,12 +177,11 @@ def test_yjs_client_and_chorus_peers_converge_on_concurrent_edits(tmp_path, peer
     assert_no_complaints(a, b)
 
 
-def test_yjs_deletion_across_emoji_reaches_every_peer(tmp_path, peers) -> None:
+def test_yjs_deletion_across_emoji_reaches_every_peer(tmp_path, peers, client) -> None:
     a, b, files = share_and_mirror(tmp_path, peers, "a😀👍🏽中b\n")
     # Delete "😀👍🏽" (3 code points, 6 UTF-16 units) from node connected to A. A delete-only
     # update does not move the state vector: A must relay it to B all the same.
-    client = start_client(a, "notes.txt", "--delete", "1", "3")
-    result = finish_client(client, a, b)
+    result = client(a, "notes.txt", "--delete", "1", "3").finish(a, b)
 
     assert result["text"] == "a中b\n"
     wait_for_files(files, "a中b\n")
@@ -138,29 +189,42 @@ def test_yjs_deletion_across_emoji_reaches_every_peer(tmp_path, peers) -> None:
     assert_no_complaints(a, b)
 
 
-def test_two_yjs_clients_see_each_others_text_and_presence_through_chorus(tmp_path, peers) -> None:
+def test_yjs_clients_at_two_chorus_peers_share_text_and_presence(tmp_path, peers, client) -> None:
     a, b, files = share_and_mirror(tmp_path, peers, "shared\n")
-    # Zoë's Yjs joins at A, Ali's at B: text and presence must cross A <-> B both ways, and
-    # each client waits until it holds the other's presence (name and caret).
-    zoe = start_client(a, "notes.txt", "--insert", "0", "Zoë ✍️ ", "--expect", "Ali 🖖",
-                       "--expect-participant", "Ali", name="Zoë")
-    ali = start_client(b, "notes.txt", "--append", "Ali 🖖\n", "--expect", "Zoë ✍️",
-                       "--expect-participant", "Zoë", name="Ali")
-    seen_by_zoe, seen_by_ali = finish_client(zoe, a, b), finish_client(ali, a, b)
+    # Zoë's Yjs joins at A; once she is in, Ali's joins at B. Ali's text and his presence (a
+    # stock awareness update: name and caret) must reach Zoë through B and A.
+    zoe = client(a, "notes.txt", "--insert", "0", "Zoë ✍️ ", "--expect", "Ali 🖖",
+                 "--expect-participant", "Ali", name="Zoë")
+    zoe.wait_for_trace("synced:")
+    ali = client(b, "notes.txt", "--append", "Ali 🖖\n", "--expect", "Zoë ✍️", name="Ali")
+    seen_by_zoe, seen_by_ali = zoe.finish(a, b), ali.finish(a, b)
 
     expected = "Zoë ✍️ shared\nAli 🖖\n"
     assert seen_by_zoe["text"] == seen_by_ali["text"] == expected
-    assert "Ali" in seen_by_zoe["participants"] and "Zoë" in seen_by_ali["participants"]
+    assert seen_by_zoe["participants"] == ["Ali"]
     wait_for_files(files, expected)
     assert_no_complaints(a, b)
 
 
-def test_unknown_document_is_reported_with_what_the_peer_shares(tmp_path, peers) -> None:
+def test_late_yjs_joiner_learns_the_presence_of_those_already_in(tmp_path, peers, client) -> None:
+    a, b, _ = share_and_mirror(tmp_path, peers, "shared\n")
+    zoe = client(a, "notes.txt", "--expect", "Ali 🖖", name="Zoë")
+    zoe.wait_for_trace("-> presence")
+    # Zoë's presence passed B before Ali came; her client even announces itself again when
+    # it sees Ali arrive. Well within the 15 s renewal, Ali must know she is there.
+    ali = client(b, "notes.txt", "--append", "Ali 🖖\n", "--expect-participant", "Zoë",
+                 name="Ali", timeout=8.0)
+    try:
+        assert ali.finish(a, b)["participants"] == ["Zoë"]
+    finally:
+        zoe.finish(a, b)
+
+
+def test_unknown_document_is_reported_with_what_the_peer_shares(tmp_path, peers, client) -> None:
     shared = tmp_path / "a"
     shared.mkdir()
     (shared / "notes.txt").write_text("x\n", encoding="utf-8")
     a = peers("alice", str(shared))
-    client = start_client(a, "missing.txt")
-    _, err = client.communicate(timeout=CLIENT_TIMEOUT + 10)
-    assert client.returncode == EXIT_UNKNOWN_DOCUMENT, err
-    assert "no document 'missing.txt'" in err and "notes.txt" in err
+    lost = client(a, "missing.txt")
+    assert lost.wait_exit() == EXIT_UNKNOWN_DOCUMENT, "\n".join(lost.trace)
+    assert "no document 'missing.txt'" in lost.trace[-1] and "notes.txt" in lost.trace[-1]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import codecs
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
+from editor.qt.editor_widget import RemoteCursor
 from editor.qt.main_window import FileFormat, MainWindow, UnsavedChoice
 from editor.qt.preferences import OKABE_ITO, Preferences, load_preferences
 from tests.qt.helpers import shortcut, type_text
@@ -20,9 +20,11 @@ def settings(tmp_path) -> QSettings:
 
 
 @pytest.fixture
-def window(qtbot, settings) -> MainWindow:
+def window(qtbot, settings, monkeypatch) -> MainWindow:
     window = MainWindow(settings=settings)
     qtbot.addWidget(window)
+    # qtbot closes the window after the test: never let a modal question block that.
+    monkeypatch.setattr(window, "ask_unsaved", lambda tabs: UnsavedChoice.DISCARD)
     return window
 
 
@@ -202,7 +204,6 @@ def test_screenshot_looks_like_an_editor(qtbot, window, tmp_path):
         'if __name__ == "__main__":\n    print(greet(sys.argv[1]), 42, True)\n'
     )
     tab = window.open_file(path)
-    from editor.qt.editor_widget import RemoteCursor
     tab.editor.set_remote_cursors([RemoteCursor(7, "Grace", "#E69F00", 60, 50),
                                    RemoteCursor(8, "Linus", "#56B4E9", 200, 200)])
     window.network_dock.show()
@@ -213,5 +214,5 @@ def test_screenshot_looks_like_an_editor(qtbot, window, tmp_path):
     qtbot.waitExposed(window)
     QApplication.processEvents()
     image = window.grab()
-    assert image.save("/tmp/chorus-window.png")
+    assert image.save(str(tmp_path / "window.png"))
     assert image.width() > 500
