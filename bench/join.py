@@ -111,8 +111,8 @@ def run(trace: Trace, repeats: int, fragment_size: int | None) -> Report:
         report.notes.append(
             f"the holder fragments frames at {fragment_size:,} bytes instead of 64 KiB, so the "
             "sync step 2 travels unfragmented: with 64 KiB fragments the joining peer (the "
-            "channel's requester) receives only the first fragment and the join fails "
-            "(run with --fragment-size 0 to see it).")
+            "channel's requester) receives only the first fragment, closes the channel and the "
+            "join does not complete (run with --fragment-size 0 to see it).")
     report.parameters = {"fragment_size": fragment_size, "trace": trace.name, "encoded_bytes": len(state), "repeats": repeats,
                          "join_s": join_only, "connect_join_s": connect_join, "baseline_s": baseline}
     return report

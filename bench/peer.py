@@ -24,8 +24,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from editor.core.document import SharedDocument, TextInserted  # noqa: E402
-from editor.protocol import LinkSettings  # noqa: E402
-from editor.runtime.documents import HeldDocument  # noqa: E402
+from editor.protocol import Link, LinkSettings  # noqa: E402
+from editor.runtime.documents import ChannelSync, HeldDocument  # noqa: E402
 from editor.runtime.events import NodeEvent, ParticipantsChanged, SyncStatus  # noqa: E402
 from editor.runtime.node import Node, NodeConfig  # noqa: E402
 
@@ -59,13 +59,24 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-async def joined(node: Node, port: int, title: str) -> HeldDocument:
-    """Dial the peer at loopback `port`, join its document `title`, wait until synced."""
+async def linked(node: Node, port: int) -> Link:
+    """Dial the peer at loopback `port` once and wait for its document list."""
     link = await node.dial(LOOPBACK, port)
     await node.wait_until(lambda: link.peer.peer_id in node.peer_documents, JOIN_TIMEOUT)
+    return link
+
+
+async def join_title(node: Node, link: Link, title: str) -> HeldDocument:
+    """Join the linked peer's document `title` and wait until it is synced."""
     entry = node.join(link.peer.peer_id, node.find_remote_document(link.peer.peer_id, title))
     await node.wait_until(lambda: entry.sync_status is SyncStatus.SYNCED, JOIN_TIMEOUT)
     return entry
+
+
+async def joined(node: Node, port: int, title: str) -> HeldDocument:
+    """Dial the peer at loopback `port`, join its document `title`, wait until synced.
+    (Dialing a peer that is already linked replaces the link: join more through `join_title`.)"""
+    return await join_title(node, await linked(node, port), title)
 
 
 # ---------------------------------------------------------------------------- hold
@@ -222,21 +233,29 @@ async def stall_receiver(args: argparse.Namespace) -> None:
     credit. Records when each SIDE_DOC keystroke and each presence update arrived."""
     commands = await stdin_lines()
     async with Node(NodeConfig(name="bench-receiver", listen_host=None)) as node:
-        stalled_entry = await joined(node, args.port, STALLED_DOC)
-        side_entry = await joined(node, args.port, SIDE_DOC)
+        link = await linked(node, args.port)
+        stalled_entry = await join_title(node, link, STALLED_DOC)
+        side_entry = await join_title(node, link, SIDE_DOC)
         release = asyncio.Event()
         held = {"messages": 0}
-        for sync in stalled_entry.channels.values():
-            deliver = sync.message_received
+        deliver = ChannelSync.message_received
 
-            async def stalled_delivery(data: bytes, deliver: Callable[[bytes], None] = deliver) -> None:
-                held["messages"] += 1
+        def stalled_delivery(sync: ChannelSync, data: bytes) -> Awaitable[None] | None:
+            if sync.entry is not stalled_entry or release.is_set():
+                return deliver(sync, data)
+            held["messages"] += 1
+
+            async def after_release() -> None:
                 await release.wait()
-                deliver(data)
+                deliver(sync, data)
 
-            # Shadow the endpoint method on this one instance: the protocol now awaits a
-            # delivery that does not finish, and grants no more credit meanwhile.
-            sync.message_received = stalled_delivery  # type: ignore[method-assign]
+            return after_release()
+
+        # Patched on the class, in this helper process only: the runtime may replace the
+        # document's channel (and its endpoint) after the join, and the stall must hold for
+        # whichever channel carries the document. The protocol awaits a delivery that does not
+        # finish, and grants no more credit meanwhile.
+        ChannelSync.message_received = stalled_delivery  # type: ignore[method-assign]
         side_arrivals: list[tuple[int, float]] = []
         presence_arrivals: list[float] = []
         side_entry.document.subscribe_changes(
@@ -288,6 +307,7 @@ def main() -> None:
     parser.add_argument("--echo", action="store_true", help="hold: answer every remote 'p' with an 'a'")
     parser.add_argument("--fragment-size", type=int, default=None,
                         help="hold: fragment outgoing frames at this size instead of 64 KiB")
+    parser.add_argument("--verbose", action="store_true", help="log the runtime's INFO records")
     parser.add_argument("--port", type=int, help="the peer to dial on 127.0.0.1")
     parser.add_argument("--traces", help="stall-sender: editing traces folder")
     parser.add_argument("--peers", type=int, default=0, help="stall-sender: wait for this many peers")
@@ -296,7 +316,7 @@ def main() -> None:
     parser.add_argument("--side-interval", type=float, default=0.1)
     parser.add_argument("--presence-interval", type=float, default=0.05)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format=f"{args.role} %(levelname)s %(name)s: %(message)s")
     logging.getLogger("rsocket").setLevel(logging.CRITICAL)
     asyncio.run(ROLES[args.role](args))

@@ -1,7 +1,9 @@
 """Run every benchmark (each in its own process, `--json`) and rewrite docs/benchmarks.md.
 
 The analysis of missed targets is kept by hand in bench/analysis.md and copied into the
-document verbatim, so a re-run refreshes the numbers without losing it.
+document verbatim, so a re-run refreshes the numbers without losing it. Each benchmark's JSON
+is kept in bench/results/, so `--only NAME` re-runs one benchmark and the document still
+shows the last results of the others.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from benchlib import BENCH, REPO, child_environment, format_value, machine_summa
 
 DOCUMENT = REPO / "docs" / "benchmarks.md"
 ANALYSIS = BENCH / "analysis.md"
+RESULTS = BENCH / "results"
 BENCHMARKS = ("keystroke_latency", "trace_replay", "join", "idle_memory", "stalled_receiver")
 QUICK_ARGUMENTS = {
     "keystroke_latency": ["--keystrokes", "300"],
@@ -107,18 +110,21 @@ def markdown(reports: list[dict[str, Any]], command: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", action="append", choices=BENCHMARKS,
-                        help="run only this benchmark (repeatable); the others are omitted")
+                        help="run only this benchmark (repeatable); the others keep their last results")
     parser.add_argument("--quick", action="store_true",
                         help="shorter runs for a smoke check (not for the documented numbers)")
     parser.add_argument("--traces", metavar="DIR", help="editing traces folder")
     parser.add_argument("--output", type=Path, default=DOCUMENT)
     args = parser.parse_args()
-    reports = []
+    RESULTS.mkdir(exist_ok=True)
     for name in args.only or BENCHMARKS:
         extra = list(QUICK_ARGUMENTS.get(name, [])) if args.quick else []
         if args.traces and name in TRACE_USERS:
             extra += ["--traces", args.traces]
-        reports.append(run_benchmark(name, extra))
+        report = run_benchmark(name, extra)
+        (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    reports = [json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+               for name in BENCHMARKS if (RESULTS / f"{name}.json").exists()]
     command = ".venv/bin/python bench/run_all.py" + (" --quick" if args.quick else "")
     args.output.write_text(markdown(reports, command), encoding="utf-8")
     print(f"wrote {args.output}", file=sys.stderr)

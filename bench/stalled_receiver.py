@@ -124,6 +124,10 @@ def run(traces: Path, seconds: float, rate: int) -> Report:
         f"raw growth includes the CRDT's own history of {stalled['typed']:,} edits in the sender's "
         f"memory, which any editor holding this document pays; the stalled peer adds "
         f"{extra / 1024:.0f} KiB against an allowance of {2 * encoded / 1024:.0f} KiB.")
+    report.notes.append(
+        "RSS is read from /proc; freed heap from loading the trace is reused by later "
+        "allocations, so raw growth understates the CRDT's memory. Both runs load the same "
+        "trace the same way, so their difference is the figure judged.")
     if seen["stalled_length"] > 0:
         report.notes.append(f"the receiver held {seen['stalled_length']:,} code points of the "
                             f"stalled document while {stalled['stalled_length']:,} were typed.")

@@ -114,8 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    # Anything that is not a known command or option is a file or link for the app.
-    if not args_list or not (args_list[0] in _command_names(parser) or args_list[0].startswith("-")):
+    if _is_for_the_app(args_list, _command_names(parser)):
         return _launch_app(args_list)
     args = parser.parse_args(args_list)
     _configure_logging(args.verbose)
@@ -123,8 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         from editor.selftest import run_self_test
 
         return run_self_test()
-    if args.command is None:
-        return _launch_app([])
     runner: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
         "serve": _serve, "docs": _docs, "cat": _cat, "edit": _edit, "peers": _peers,
     }
@@ -135,6 +132,16 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+CLI_ONLY_OPTIONS = {"--version", "--self-test", "-h", "--help"}
+
+
+def _is_for_the_app(arguments: list[str], commands: set[str]) -> bool:
+    """Files, links and the app's own options (`--new-instance`, `--state DIR`) open the app;
+    a command or a CLI-only option goes to the command line parser."""
+    first = next((a for a in arguments if a not in ("-v", "--verbose")), None)
+    return first is None or not (first in commands or first in CLI_ONLY_OPTIONS)
 
 
 def _command_names(parser: argparse.ArgumentParser) -> set[str]:

@@ -144,10 +144,24 @@ async def _run_app(app: QApplication, request: LaunchRequest) -> int:
         listen_port=preferences.port,
         discovery=preferences.discovery,
     )
+    # The window first: starting the node (listening, mDNS probing) takes a while, and the
+    # user can read and type meanwhile; tabs opened now join the network once it is up.
+    window = MainWindow(collaboration=True)
+    if request.paths or not request.links:
+        window.open_paths(list(request.paths))
+    window.show()
+    window.statusBar().showMessage("Starting the network…")
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+            loop.add_signal_handler(signum, window.close)
     async with contextlib.AsyncExitStack() as stack:
         node, port_note = await start_node(config, stack)
-        window = MainWindow(collaboration=node)
+        window.collaboration = node
         collaboration = Collaboration(window, node)
+        window.statusBar().showMessage(port_note or f"Listening on port {node.port}", 0 if port_note else 5000)
         instance = SingleInstance(request.server_name)
         if request.single_instance:
             instance.listen()
@@ -161,19 +175,9 @@ async def _run_app(app: QApplication, request: LaunchRequest) -> int:
             window.activateWindow()
 
         instance.arguments_received.connect(later_launch)
-        if request.paths or not request.links:
-            window.open_paths(list(request.paths))
         open_arguments(window, collaboration, list(request.links))
-        window.show()
-        if port_note is not None:
-            window.statusBar().showMessage(port_note)
-        closed = asyncio.Event()
-        app.lastWindowClosed.connect(closed.set)
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
-                loop.add_signal_handler(signum, window.close)
-        await closed.wait()
+        if not closed.is_set():
+            await closed.wait()
         instance.close()
         await collaboration.aclose()
     return 0

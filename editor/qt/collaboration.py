@@ -258,12 +258,7 @@ class Collaboration(QObject):
 
     def apply_preferences(self, preferences: Preferences) -> None:
         """Use a new display name and colour in presence (port and discovery: on restart)."""
-        # The node reads its name and colour each time it publishes presence; the name in the
-        # connection handshake stays until the next start.
-        self.node.config.name = preferences.display_name
-        self.node.color = preferences.color
-        for session in self._sessions.values():
-            self._publish_cursor(session)
+        self.node.set_identity(preferences.display_name, preferences.color)
         self._refresh_participants(self.window.current_tab())
 
     def close(self) -> None:
@@ -366,6 +361,7 @@ class Collaboration(QObject):
             session.participants = participants
             session.tab.editor.set_remote_cursors(remote_cursors(participants))
         if session.tab is self.window.current_tab():
+            self._update_status()  # local edits while offline change it without a node event
             self._refresh_participants(session.tab)
             if self._following is not None:
                 self.reveal_participant(self._following)
@@ -450,6 +446,16 @@ class Collaboration(QObject):
             return
         tab = self.window.current_tab()
         session = self._sessions.get(tab) if tab is not None else None
+        self._update_status()
+        if session is not None:
+            self._schedule_presence(session)
+        else:
+            self._refresh_participants(None)
+
+    def _update_status(self) -> None:
+        """Actions, sync status and peers in the status bar, for the current tab."""
+        tab = self.window.current_tab()
+        session = self._sessions.get(tab) if tab is not None else None
         entry = session.entry if session is not None else None
         self.window.share_action.setChecked(entry is not None and entry.shared)
         self.window.share_action.setEnabled(tab is not None and (entry is None or entry.origin_peer is None))
@@ -458,10 +464,6 @@ class Collaboration(QObject):
         self.window.set_sync_status(self._sync_text(entry))
         self._progress.setVisible(status is SyncStatus.SYNCING)
         self._peers_label.setText(self._peers_text())
-        if session is not None:
-            self._schedule_presence(session)
-        else:
-            self._refresh_participants(None)
 
     def _sync_text(self, entry: HeldDocument | None) -> str:
         if entry is None:

@@ -9,6 +9,7 @@ from enum import Enum
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QPushButton,
@@ -60,7 +61,10 @@ class NetworkPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Peer / document", "Status"])
         self.tree.setRootIsDecorated(True)
-        self.tree.setColumnWidth(0, 170)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.itemDoubleClicked.connect(lambda item, _column: self._join(item))
         self.tree.currentItemChanged.connect(lambda _current, _previous: self._update_buttons())
         self.open_button = QPushButton("Open")

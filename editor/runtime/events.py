@@ -78,9 +78,10 @@ class ParticipantsChanged:
 
 
 @dataclass(frozen=True)
-class LinkRejected:
-    address: str
-    reason: str
+class DiscoveredPeersChanged:
+    """The set of peers seen on the LAN changed (`peers`: DiscoveredPeer values)."""
+
+    peers: tuple
 
 
 NodeEvent = (
@@ -92,5 +93,5 @@ NodeEvent = (
     | DocumentClosed
     | DocumentSyncChanged
     | ParticipantsChanged
-    | LinkRejected
+    | DiscoveredPeersChanged
 )

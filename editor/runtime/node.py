@@ -29,6 +29,7 @@ from editor.discovery import (
 import editor.protocol as protocol
 from editor.runtime.documents import ChannelSync, HeldDocument
 from editor.runtime.events import (
+    DiscoveredPeersChanged,
     DocumentClosed,
     DocumentOpened,
     DocumentSyncChanged,
@@ -42,7 +43,7 @@ from editor.runtime.events import (
     RemoteDocument,
 )
 from editor.runtime.filesync import FileBinding
-from editor.runtime.storage import load_or_create_peer_id
+from editor.runtime.storage import PeerIdentity
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,8 @@ class Node:
 
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
-        if config.state_dir is not None:
-            self.peer_id = load_or_create_peer_id(config.state_dir)
-        else:
-            self.peer_id = os.urandom(8).hex()
+        self._identity = PeerIdentity(config.state_dir) if config.state_dir is not None else None
+        self.peer_id = self._identity.peer_id if self._identity else os.urandom(8).hex()
         self.color = config.color or PARTICIPANT_COLOURS[int(self.peer_id, 16) % len(PARTICIPANT_COLOURS)]
         self.hello = protocol.Hello(peer_id=self.peer_id, name=config.name)
         self.documents: dict[str, HeldDocument] = {}
@@ -116,6 +115,21 @@ class Node:
     async def __aenter__(self) -> Node:
         self._task_group = asyncio.TaskGroup()
         await self._task_group.__aenter__()
+        try:
+            await self._start()
+        except BaseException as error:
+            # Unwind the task group so that a child task's failure (the likely reason we were
+            # cancelled) is raised instead of a bare CancelledError.
+            self._closing = True
+            for task in list(self._tasks):
+                task.cancel()
+            if self._identity is not None:
+                self._identity.release()
+            await self._task_group.__aexit__(type(error), error, error.__traceback__)
+            raise
+        return self
+
+    async def _start(self) -> None:
         if self.config.listen_host is not None:
             self.listener = await protocol.listen(
                 self.config.listen_host,
@@ -129,7 +143,6 @@ class Node:
         self._spawn(self._expire_presence_forever())
         if self.config.discovery and self.listener is not None:
             await self._start_discovery()
-        return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._closing = True
@@ -154,6 +167,8 @@ class Node:
         for entry in self.documents.values():
             if entry.binding is not None:
                 entry.binding.write_now()
+        if self._identity is not None:
+            self._identity.release()
 
     @property
     def port(self) -> int | None:
@@ -166,8 +181,15 @@ class Node:
             raise RuntimeError("the node is shutting down")
         task = self._task_group.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The task group will stop the node; say which task failed and why, first.
+            error = task.exception()
+            log.error("node task %s failed", task.get_coro(), exc_info=(type(error), error, error.__traceback__))
 
     # ------------------------------------------------------------------ events and waiting
 
@@ -491,7 +513,7 @@ class Node:
                     log.info("discovery: found %s at %s port %d", peer.name,
                              ", ".join(peer.addresses), peer.port)
                 self._discovered_dialers[peer.peer_id] = self._spawn(self._dial_discovered(peer.peer_id))
-        self._wake_waiters()
+        self._emit(DiscoveredPeersChanged(self.discovered_peers))
 
     async def _dial_discovered(self, peer_id: str) -> None:
         """Keep a link to a discovered peer while it is advertised (like a `--peer`)."""
@@ -615,9 +637,19 @@ class Node:
 
     def _send_due_presence(self, entry: HeldDocument) -> None:
         entry.presence_timer_armed = False
-        state = entry.presence_throttle.due(asyncio.get_running_loop().time())
-        if state is not None and self.documents.get(entry.doc_id) is entry:
+        if self.documents.get(entry.doc_id) is not entry:
+            return
+        loop = asyncio.get_running_loop()
+        state = entry.presence_throttle.due(loop.time())
+        if state is not None:
             self._publish_presence(entry, state)
+            return
+        due_at = entry.presence_throttle.next_due
+        if due_at is not None:
+            # The timer fired early (event-loop timers are not exact): the newest state is
+            # still held, so try again when it is due rather than dropping it.
+            entry.presence_timer_armed = True
+            loop.call_at(due_at, self._send_due_presence, entry)
 
     def _publish_presence(self, entry: HeldDocument, state: PresenceState | None) -> None:
         """Send a new presence state (None: we left) to every peer syncing this document."""
@@ -636,6 +668,17 @@ class Node:
         own = (entry.local_presence.entry(),) if entry.local_presence.state is not None else ()
         if own or known:
             link.send_presence(entry.doc_id, encode(AwarenessMessage(own + known)))
+
+    def set_identity(self, name: str, color: str) -> None:
+        """Change the display name and colour: peers see it in presence at once (and in the
+        handshake of connections made from now on)."""
+        self.config.name = name
+        self.color = color
+        self.hello = protocol.Hello(peer_id=self.peer_id, name=name)
+        for entry in self.documents.values():
+            current = entry.local_presence.state
+            if current is not None:
+                self._publish_presence(entry, PresenceState(name, color, current.anchor, current.head))
 
     def participants(self, doc_id: str) -> dict[int, PresenceState]:
         """Remote participants of a document by client id."""

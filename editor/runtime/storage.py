@@ -16,6 +16,7 @@ file matches either the old or the new baseline, or it was edited by another pro
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ import secrets
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,36 @@ class FileState:
             os.replace(self._next_baseline_path, self._baseline_path)
         else:
             self.save_baseline(text)
+
+
+class PeerIdentity:
+    """This peer's id, held under an exclusive lock on its state folder while the node runs.
+
+    Two peers must never share an id (each would ignore the other as itself), yet two
+    `chorus serve` processes may well be pointed at the same folder. The second one gets a
+    temporary id instead of the stored one.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file: IO[bytes] | None = open(state_dir / "peer.lock", "wb")  # noqa: SIM115
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            self._lock_file = None
+            self.peer_id = secrets.token_hex(8)
+            self.temporary = True
+            log.warning("another Chorus peer is using %s; running with a temporary identity",
+                        state_dir)
+            return
+        self.peer_id = load_or_create_peer_id(state_dir)
+        self.temporary = False
+
+    def release(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing drops the lock
+            self._lock_file = None
 
 
 def load_or_create_peer_id(state_dir: Path) -> str:

@@ -138,20 +138,32 @@ async def test_shared_file_restart_keeps_history_without_duplicates(tmp_path: Pa
     path = tmp_path / "story.txt"
     path.write_text("once upon a time\n", encoding="utf-8")
     state = tmp_path / ".chorus"
-    async with running(config("alice", state_dir=state), config("bob")) as (alice, bob):
-        (entry,) = alice.share_paths([path])
-        joined = await join_from(bob, alice, "story.txt")
-        joined.document.insert(len(joined.document), "the end\n")
-        await alice.wait_until(lambda: path.read_text(encoding="utf-8").endswith("the end\n"), TIMEOUT)
-        # Alice stops; bob keeps the document and edits offline.
+    async with running(config("bob")) as (bob,):
+        async with running(config("alice", state_dir=state)) as (alice,):
+            (entry,) = alice.share_paths([path])
+            joined = await join_from(bob, alice, "story.txt")
+            joined.document.insert(len(joined.document), "the end\n")
+            await alice.wait_until(lambda: path.read_text(encoding="utf-8").endswith("the end\n"), TIMEOUT)
+        # Alice has stopped; bob keeps the document and edits offline.
+        await bob.wait_until(lambda: not bob.links, TIMEOUT)
+        joined.document.insert(0, "title\n")
         async with running(config("alice again", state_dir=state)) as (alice_again,):
             (again,) = alice_again.share_paths([path])
             assert again.doc_id == entry.doc_id
+            assert alice_again.peer_id == alice.peer_id  # the identity survives a restart
             assert again.document.text == "once upon a time\nthe end\n"
-            joined.document.insert(0, "title\n")
             await bob.dial("127.0.0.1", alice_again.port)
             await bob.wait_until(lambda: again.document.text == joined.document.text, TIMEOUT)
             assert again.document.text == "title\nonce upon a time\nthe end\n"
+
+
+@pytest.mark.allowed_log("another Chorus peer is using")
+async def test_two_nodes_on_one_state_folder_get_distinct_identities(tmp_path: Path) -> None:
+    state = tmp_path / ".chorus"
+    async with running(config("first", state_dir=state), config("second", state_dir=state)) as (first, second):
+        assert first.peer_id != second.peer_id
+        await second.dial("127.0.0.1", first.port)
+        await first.wait_until(lambda: second.peer_id in first.links, TIMEOUT)
 
 
 async def test_outside_edit_of_a_shared_file_reaches_peers(tmp_path: Path) -> None:
