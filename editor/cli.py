@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     if _is_for_the_app(args_list, _command_names(parser)):
         return _launch_app(args_list)
     args = parser.parse_args(args_list)
-    _configure_logging(args.verbose)
+    # The self-test reports its own progress; the peers' connection log would drown it.
+    _configure_logging(args.verbose, quiet=args.self_test)
     if args.self_test:
         from editor.selftest import run_self_test
 
@@ -151,9 +152,9 @@ def _command_names(parser: argparse.ArgumentParser) -> set[str]:
     return set()
 
 
-def _configure_logging(verbose: bool) -> None:
+def _configure_logging(verbose: bool, *, quiet: bool = False) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,

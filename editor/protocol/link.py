@@ -411,7 +411,8 @@ class Link:
         self._state = LinkState.OPEN
         self._announced = True
         self._wakeup.set()  # start pinging
-        log.info("link open with %s (%s)", self.describe_peer(), "dialed" if self.dialed else "accepted")
+        # DEBUG: the runtime logs the one user-facing line per connection event.
+        log.debug("link open with %s (%s)", self.describe_peer(), "dialed" if self.dialed else "accepted")
         if self._on_open is not None:
             try:
                 self._on_open(self)
@@ -486,7 +487,7 @@ class Link:
         if ended.kind is EndKind.VIOLATION:
             log.warning("closing connection with %s: %s", self.describe_peer(), ended.reason)
         else:
-            log.info("link with %s closed: %s", self.describe_peer(), ended.reason)
+            log.debug("link with %s closed: %s", self.describe_peer(), ended.reason)
         for channel in list(self._channels.values()):
             channel._link_closed(ended.reason)
         self._channels.clear()

@@ -57,8 +57,10 @@ class ChannelSync:
 
     def channel_closed(self, reason: str | None) -> None:
         self.entry.detach(self)
-        if reason:
-            log.info("document %s: channel to %s closed: %s", self.entry.doc_id,
+        if reason and not self.link.closed.is_set():
+            # A channel closing on its own (refused, unshared, bad data) is news; one closing
+            # with its link is already told by the link's own line.
+            log.info("document %s: channel to %s closed: %s", self.entry.title,
                      self.link.peer.name, reason)
         self._on_state_changed()
 

@@ -487,7 +487,6 @@ class Node:
             log.warning("discovery is off: %s", error)
             return
         self.discovery = discovery
-        log.info("discovery: advertising as %r", discovery.instance)
 
     @property
     def discovered_peers(self) -> tuple[DiscoveredPeer, ...]:

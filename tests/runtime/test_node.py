@@ -202,3 +202,78 @@ async def test_many_documents_share_one_connection(count: int) -> None:
         joined = [await join_from(bob, alice, f"{i}.txt") for i in range(count)]
         assert [j.document.text for j in joined] == [d.text for d in documents]
         assert len(bob.links) == 1
+
+
+class _RecordingEndpoint:
+    """A bare channel endpoint for a hand-made peer: records what happens to the channel."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        self.closed_with: str | None = None
+
+    def message_received(self, data: bytes) -> None:
+        self.received.append(bytes(data))
+
+    def credit_granted(self) -> None:
+        pass
+
+    def channel_closed(self, reason: str) -> None:
+        self.closed_with = reason
+
+
+class _SilentHandler:
+    """The LinkHandler of a hand-made peer that shares nothing."""
+
+    def list_documents(self, link):
+        return []
+
+    def accept_channel(self, link, doc_id, channel):
+        import editor.protocol as protocol
+
+        raise protocol.UnknownDocument(doc_id)
+
+    def presence_received(self, link, doc_id, data) -> None:
+        pass
+
+    def documents_changed(self, link) -> None:
+        pass
+
+    def link_closed(self, link, reason) -> None:
+        pass
+
+
+def _truncated_real_update() -> bytes:
+    from editor.core.messages import SyncStep2, encode
+
+    source = SharedDocument("elsewhere")
+    source.insert(0, "some real text from another replica")
+    update = source.encode_state()
+    return encode(SyncStep2(update[: len(update) // 2]))
+
+
+@pytest.mark.allowed_log("closing channel with", "malformed presence")
+@pytest.mark.parametrize("kind", ["truncated update message", "not y-protocols", "corrupt step 2"])
+async def test_a_corrupt_channel_message_closes_that_channel_only(kind: str) -> None:
+    import editor.protocol as protocol
+
+    bad_first_message = {
+        "truncated update message": b"\x00\x02\x05\x01\x02",
+        "not y-protocols": b"\x07garbage",
+        "corrupt step 2": _truncated_real_update(),
+    }[kind]
+    async with running(config("alice")) as (alice,):
+        document = SharedDocument("victim")
+        alice.add_document(document, "victim.txt", shared=True)
+        document.insert(0, "precious text 😀")
+        link = await protocol.dial("127.0.0.1", alice.port, protocol.Hello("mallory-1", "mallory"),
+                                   _SilentHandler())
+        try:
+            endpoint = _RecordingEndpoint()
+            link.open_channel("victim", bad_first_message, endpoint)
+            await alice.wait_until(lambda: endpoint.closed_with is not None, TIMEOUT)
+            link.send_presence("victim", b"\x01\xff\xff")  # malformed presence: dropped, logged
+            await link.ping(timeout=TIMEOUT)  # the connection itself still serves
+            assert document.text == "precious text 😀"
+            assert not alice.documents["victim"].channels
+        finally:
+            await link.close("test done")
