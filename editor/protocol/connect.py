@@ -15,14 +15,13 @@ from datetime import timedelta
 
 from rsocket.helpers import single_transport_provider
 from rsocket.payload import Payload
-from rsocket.rsocket_client import RSocketClient
-from rsocket.rsocket_server import RSocketServer
 
 from .errors import LinkClosed, RequestTimeout
 from .framing import FrameReader, PeerRole, SetupRefused, check_setup
 from .hello import Hello, SetupRejected
 from .link import Link, LinkHandler, LinkRequestHandler, LinkSettings
 from .routes import COMPOSITE_METADATA_MIME, DATA_MIME
+from .sending import ChorusClient, ChorusServer
 from .streams import ByteStream, MemoryPipe, TcpByteStream
 from .transport import EndKind, GuardedTransport
 
@@ -53,7 +52,7 @@ async def open_dialed(stream: ByteStream, hello: Hello, handler: LinkHandler, *,
     transport = GuardedTransport(stream, FrameReader(PeerRole.ACCEPTOR, settings.limits),
                                  stall_timeout=settings.stall_timeout)
     link = Link(local=hello, handler=handler, dialed=True, transport=transport, settings=settings)
-    client = RSocketClient(
+    client = ChorusClient(
         single_transport_provider(transport),
         handler_factory=lambda: LinkRequestHandler(link),
         data_encoding=DATA_MIME,
@@ -111,7 +110,7 @@ async def accept_stream(stream: ByteStream, hello: Hello, handler: LinkHandler, 
         return None
     link = Link(local=hello, handler=handler, dialed=False, transport=transport, settings=settings,
                 peer=peer, on_open=on_link)
-    server = RSocketServer(
+    server = ChorusServer(
         transport,
         handler_factory=lambda: LinkRequestHandler(link),
         data_encoding=DATA_MIME,

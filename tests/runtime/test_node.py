@@ -277,3 +277,19 @@ async def test_a_corrupt_channel_message_closes_that_channel_only(kind: str) -> 
             assert not alice.documents["victim"].channels
         finally:
             await link.close("test done")
+
+
+@pytest.mark.parametrize("size", [200_000, 3_000_000])
+async def test_joining_a_large_document_crosses_fragmented_frames(size: int) -> None:
+    """Sync step 2 of a big document is larger than a frame fragment (64 KiB) both ways."""
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        document = SharedDocument("big")
+        alice.add_document(document, "big.txt", shared=True)
+        line = "the quick brown fox 😀 jumps over the lazy dog 中文\n"
+        document.insert(0, line * (size // len(line)))
+        joined = await join_from(bob, alice, "big.txt")
+        assert joined.document.text == document.text
+        # And the other way: a big edit typed at the joiner travels back as one update.
+        joined.document.insert(0, line * (size // len(line)))
+        await alice.wait_until(lambda: len(document) == len(joined.document), TIMEOUT)
+        assert document.text == joined.document.text
