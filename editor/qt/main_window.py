@@ -8,8 +8,6 @@ document later only attaches that document to the network.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -46,6 +44,7 @@ from editor.qt.network_panel import NetworkPanel
 from editor.qt.participants import ParticipantsPanel
 from editor.qt.preferences import Preferences, PreferencesDialog, load_preferences, save_preferences
 from editor.qt.theme import is_dark
+from editor.runtime.storage import atomic_write
 
 __all__ = ["DocumentTab", "FileFormat", "MainWindow", "UnsavedChoice", "document_with_text"]
 
@@ -513,7 +512,7 @@ class MainWindow(QMainWindow):
             file_format = replace(file_format, encoding="utf-8", bom=False)
             data = encode_text_file(text, "utf-8", False, file_format.newline)
         try:
-            _write_atomically(path, data)
+            atomic_write(path, data)
         except OSError as error:
             self._show_error("Cannot save file", f"{path.name} could not be written:\n{error.strerror or error}")
             return False
@@ -609,19 +608,3 @@ class MainWindow(QMainWindow):
 
     def _show_error(self, title: str, message: str) -> None:
         QMessageBox.warning(self, title, message)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash never leaves a half-written file."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if path.exists():
-            shutil.copymode(path, temporary)  # keep the file's permissions
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
