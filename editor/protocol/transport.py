@@ -92,10 +92,12 @@ class GuardedTransport(Transport):
         if self._ended is not None:
             return  # the link is tearing down; frames still queued are dropped
         try:
-            # Header and body go to the buffer back to back: a cancelled drain never leaves
-            # half a frame behind, so a farewell frame may follow safely.
-            self._stream.write(_frame_head(frame))
-            frame.write_data_metadata(self._stream.write)
+            # One write per frame: a cancelled drain never leaves half a frame behind (so a
+            # farewell frame may follow safely), and asyncio makes one send() call instead of
+            # one per part (measured: the header's own call cost as much as the body's).
+            parts = [_frame_head(frame)]
+            frame.write_data_metadata(parts.append)
+            self._stream.write(b"".join(parts))
             await self._stream.drain()
         except OSError as error:
             self._end(ConnectionEnded(EndKind.BROKEN, f"connection lost while sending: {error}"))

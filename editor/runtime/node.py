@@ -102,6 +102,7 @@ class Node:
         self.peer_status: dict[str, PeerStatus] = {}
         self.listener: protocol.Listener | None = None
         self.discovery: Discovery | None = None
+        self._dialed: dict[tuple[str, int], protocol.Link] = {}  # by the address we dialed
         self._discovered_dialers: dict[str, asyncio.Task[None]] = {}
         self._discovered: dict[str, DiscoveredPeer] = {}
         self._subscribers: list[Callable[[NodeEvent], None]] = []
@@ -366,9 +367,15 @@ class Node:
 
     async def dial(self, host: str, port: int, *, timeout: float = REQUEST_TIMEOUT) -> protocol.Link:
         """Dial a peer once; returns the link (or the one already open to that peer)."""
+        address = (host, port)
+        known = self._dialed.get(address)
+        if known is not None and not known.closed.is_set() and self.links.get(known.peer.peer_id) is known:
+            return known
         link = await protocol.dial(host, port, self.hello, self, ssl=self.config.ssl_client,
                                    timeout=timeout, settings=self.config.link_settings)
-        return self._link_established(link)
+        kept = self._link_established(link)
+        self._dialed[address] = kept
+        return kept
 
     async def _keep_dialing(self, host: str, port: int) -> None:
         address = f"{host}:{port}"
@@ -574,6 +581,8 @@ class Node:
                 entry.detach(sync)
                 self._sync_state_changed(entry)
             self._forget_participants_from(entry, link)
+        for address in [a for a, known in self._dialed.items() if known is link]:
+            del self._dialed[address]
         if self.links.get(peer_id) is link:
             del self.links[peer_id]
             self.peer_documents.pop(peer_id, None)

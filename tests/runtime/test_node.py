@@ -293,3 +293,11 @@ async def test_joining_a_large_document_crosses_fragmented_frames(size: int) -> 
         joined.document.insert(0, line * (size // len(line)))
         await alice.wait_until(lambda: len(document) == len(joined.document), TIMEOUT)
         assert document.text == joined.document.text
+
+
+async def test_dialing_an_address_already_linked_reuses_the_link() -> None:
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        first = await bob.dial("127.0.0.1", alice.port)
+        again = await bob.dial("127.0.0.1", alice.port)
+        assert again is first and not first.closed.is_set()
+        assert len(alice.links) == 1
