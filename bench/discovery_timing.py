@@ -15,8 +15,6 @@ Needs root (network namespaces). Run: `.venv/bin/python bench/discovery_timing.p
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -27,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchlib import Report, Row, Verdict, base_parser, emit  # noqa: E402
 from tests.e2e.peers import ServeProcess, child_environment  # noqa: E402
 from tests.netns import NetnsLab, netns_available  # noqa: E402
 
@@ -85,14 +84,16 @@ def bare_registration(lab: NetnsLab) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--hosts", type=int, default=3)
-    parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    report = Report("discovery_timing", "Discovery across network hosts (namespaces)",
+                    " ".join(__doc__.split("\n\n")[1:3]).replace("\n", " "))
     available, reason = netns_available()
     if not available:
-        print(f"skipped: {reason}")
+        report.notes.append(f"not measured: {reason}")
+        emit(report, args.json)
         return 0
     joins, leaves, bares = [], [], []
     with NetnsLab(hosts=args.hosts) as lab, tempfile.TemporaryDirectory() as tmp:
@@ -104,23 +105,16 @@ def main() -> int:
             print(f"round {round_number + 1}: join {joined:.3f} s, leave {left:.3f} s, "
                   f"bare registration {bares[-1]:.3f} s", file=sys.stderr)
     join, leave, bare = (statistics.median(v) for v in (joins, leaves, bares))
-    results = {
-        "hosts": args.hosts, "rounds": args.rounds,
-        "join_median_s": round(join, 3), "leave_median_s": round(leave, 3),
-        "bare_registration_median_s": round(bare, 3),
-        "join_vs_bare_ratio": round(join / bare, 2),
-        "join_target_s": JOIN_TARGET, "leave_target_s": LEAVE_TARGET,
-        "join_pass": join < JOIN_TARGET, "leave_pass": leave < LEAVE_TARGET,
-    }
-    if args.json:
-        print(json.dumps(results))
-    else:
-        print(f"{'metric':<44} {'median':>8} {'baseline':>9} {'ratio':>6} {'target':>7}  verdict")
-        print(f"{'start -> every other peer connected (s)':<44} {join:>8.3f} {bare:>9.3f} "
-              f"{join / bare:>6.2f} {JOIN_TARGET:>7.1f}  {'PASS' if join < JOIN_TARGET else 'MISS'}")
-        print(f"{'clean exit -> every other peer dropped it (s)':<44} {leave:>8.3f} {'':>9} {'':>6} "
-              f"{LEAVE_TARGET:>7.1f}  {'PASS' if leave < LEAVE_TARGET else 'MISS'}")
-        print("baseline: a bare python-zeroconf registration (probe + announce) in a fresh process")
+    report.add(Row("start -> every other peer connected (median)", join, "s", bare,
+                   "bare zeroconf registration", f"< {JOIN_TARGET:g} s",
+                   Verdict.PASS if join < JOIN_TARGET else Verdict.MISS))
+    report.add(Row("clean exit -> every other peer dropped it (median)", leave, "s", None, "",
+                   f"< {LEAVE_TARGET:g} s", Verdict.PASS if leave < LEAVE_TARGET else Verdict.MISS))
+    report.parameters = {"hosts": args.hosts, "rounds": args.rounds, "join_s": joins,
+                         "leave_s": leaves, "bare_registration_s": bares}
+    report.notes.append("the newest peer browses before its own registration finishes, so it "
+                        "can find and dial the others sooner than it can itself be seen")
+    emit(report, args.json)
     return 0
 
 

@@ -22,12 +22,16 @@ from benchlib import BENCH, REPO, child_environment, format_value, machine_summa
 DOCUMENT = REPO / "docs" / "benchmarks.md"
 ANALYSIS = BENCH / "analysis.md"
 RESULTS = BENCH / "results"
-BENCHMARKS = ("keystroke_latency", "trace_replay", "join", "idle_memory", "stalled_receiver")
+BENCHMARKS = ("keystroke_latency", "trace_replay", "join", "idle_memory", "stalled_receiver",
+              "discovery_timing", "app_startup", "app_typing", "bundle")
 QUICK_ARGUMENTS = {
     "keystroke_latency": ["--keystrokes", "300"],
     "trace_replay": ["--repeats", "1", "--limit", "30000"],
     "join": ["--repeats", "5"],
     "stalled_receiver": ["--seconds", "5"],
+    "discovery_timing": ["--rounds", "2"],
+    "app_startup": ["--runs", "3"],
+    "bundle": ["--runs", "2"],
 }
 TRACE_USERS = ("trace_replay", "join", "stalled_receiver")
 

@@ -101,6 +101,9 @@ class HeldDocument:
     presence_timer_armed: bool = False
     presence_sources: dict[int, Link] = field(default_factory=dict)  # who told us each client
     edited_while_offline: bool = False
+    on_flushed: Callable[[], None] | None = None  # told after pending messages went out
+    unsubscribe_updates: Callable[[], None] | None = None
+    watcher: asyncio.Task[None] | None = None  # polls the bound file
     _flush_scheduled: bool = False
 
     def __post_init__(self) -> None:
@@ -127,6 +130,8 @@ class HeldDocument:
         self._flush_scheduled = False
         for sync in list(self.channels.values()):
             sync.flush()
+        if self.on_flushed is not None:
+            self.on_flushed()
 
     @property
     def sync_status(self) -> SyncStatus:

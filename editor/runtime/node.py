@@ -105,6 +105,7 @@ class Node:
         self._dialed: dict[tuple[str, int], protocol.Link] = {}  # by the address we dialed
         self._discovered_dialers: dict[str, asyncio.Task[None]] = {}
         self._discovered: dict[str, DiscoveredPeer] = {}
+        self._advert_update_pending = False
         self._subscribers: list[Callable[[NodeEvent], None]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -223,7 +224,7 @@ class Node:
             try:
                 await asyncio.wait_for(waiter, min(remaining, 0.25))
             except TimeoutError:
-                pass  # re-check: some changes (credit, flushes) do not emit events
+                pass  # a safety net: conditions on state the node does not announce
 
     # ------------------------------------------------------------------ documents
 
@@ -248,7 +249,7 @@ class Node:
         entry = HeldDocument(binding.document.doc_id, binding.title, binding.document,
                              binding=binding)
         self._add_document(entry)
-        self._spawn(binding.watch())
+        entry.watcher = self._spawn(binding.watch())
         return entry
 
     def add_document(self, document: SharedDocument, title: str, *, shared: bool) -> HeldDocument:
@@ -259,7 +260,9 @@ class Node:
 
     def _add_document(self, entry: HeldDocument) -> None:
         self.documents[entry.doc_id] = entry
-        entry.document.subscribe_updates(lambda update, source: self._document_updated(entry, source))
+        entry.on_flushed = self._wake_waiters
+        entry.unsubscribe_updates = entry.document.subscribe_updates(
+            lambda update, source: self._document_updated(entry, source))
         self._emit(DocumentOpened(entry.doc_id, entry.title))
         if entry.shared:
             self._documents_listing_changed()
@@ -297,7 +300,12 @@ class Node:
             if sync.channel is not None:
                 sync.channel.close("document closed")
             entry.detach(sync)
-        if entry.binding is not None:
+        entry.hub.close()
+        if entry.unsubscribe_updates is not None:
+            entry.unsubscribe_updates()
+        if entry.watcher is not None:
+            entry.watcher.cancel()  # it writes what is pending as it stops
+        elif entry.binding is not None:
             entry.binding.write_now()
         self._documents_listing_changed()
         self._emit(DocumentClosed(doc_id))
@@ -311,8 +319,16 @@ class Node:
     def _documents_listing_changed(self) -> None:
         for link in list(self.links.values()):
             link.notify_documents_changed()
-        if self.discovery is not None and not self._closing:
-            self._spawn(self.discovery.update_advert(docs=self._shared_count()))
+        if self.discovery is not None and not self._closing and not self._advert_update_pending:
+            # One re-announcement for a burst of changes (sharing a folder shares many files).
+            self._advert_update_pending = True
+            self._spawn(self._update_advert())
+
+    async def _update_advert(self) -> None:
+        await asyncio.sleep(0)  # let the rest of the burst happen first
+        self._advert_update_pending = False
+        if self.discovery is not None:
+            await self.discovery.update_advert(docs=self._shared_count())
 
     def _shared_count(self) -> int:
         return sum(1 for entry in self.documents.values() if entry.shared)
@@ -354,7 +370,7 @@ class Node:
         entry = HeldDocument(remote.doc_id, remote.title, binding.document, binding=binding,
                              origin_peer=peer_id)
         self._add_document(entry)
-        self._spawn(binding.watch())
+        entry.watcher = self._spawn(binding.watch())
         link = self.links.get(peer_id)
         if link is not None:
             self._open_channel(entry, link)
@@ -401,6 +417,11 @@ class Node:
 
     def _link_established(self, link: protocol.Link) -> protocol.Link:
         """Register a new link (dialed or accepted); keep exactly one per peer."""
+        if self._closing:
+            # Completed while we shut down: close it (the task group still awaits the close).
+            assert self._task_group is not None
+            self._task_group.create_task(link.close("peer shutting down"))
+            return link
         peer_id = link.peer.peer_id
         if peer_id == self.peer_id:
             self._spawn(link.close("connected to itself"))
