@@ -114,6 +114,10 @@ class TextIndex:
         self._u16_ends: list[int] = []
         self._valid_until = 0
         self._length = 0
+        # Totals kept per edit: when both equal the length, the text is ASCII and every
+        # conversion is the identity (the common case for source code: no chunk lookups).
+        self._u8_total = 0
+        self._u16_total = 0
         if text:
             self.insert(0, text)
 
@@ -130,17 +134,18 @@ class TextIndex:
     @property
     def utf8_length(self) -> int:
         """Length of the text in UTF-8 bytes."""
-        self._refresh()
-        return self._u8_ends[-1] if self._u8_ends else 0
+        return self._u8_total
 
     @property
     def utf16_length(self) -> int:
         """Length of the text in UTF-16 code units."""
-        self._refresh()
-        return self._u16_ends[-1] if self._u16_ends else 0
+        return self._u16_total
 
     def utf8_of(self, index: int) -> int:
         """UTF-8 byte offset of code point `index`."""
+        if self._u8_total == self._length:
+            _check_index(index, self._length)
+            return index
         chunk, within = self._locate_index(index)
         if chunk < 0:
             return 0
@@ -149,6 +154,9 @@ class TextIndex:
 
     def utf16_of(self, index: int) -> int:
         """UTF-16 code unit offset of code point `index`."""
+        if self._u16_total == self._length:
+            _check_index(index, self._length)
+            return index
         chunk, within = self._locate_index(index)
         if chunk < 0:
             return 0
@@ -157,6 +165,10 @@ class TextIndex:
 
     def index_of_utf8(self, offset: int) -> int:
         """Code point index of UTF-8 byte `offset`."""
+        if self._u8_total == self._length:
+            if not 0 <= offset <= self._length:
+                raise ValueError(f"UTF-8 offset {offset} out of range 0..{self._length}")
+            return offset
         self._refresh()
         total = self._u8_ends[-1] if self._u8_ends else 0
         if not 0 <= offset <= total:
@@ -171,6 +183,10 @@ class TextIndex:
 
     def index_of_utf16(self, offset: int) -> int:
         """Code point index of UTF-16 code unit `offset`."""
+        if self._u16_total == self._length:
+            if not 0 <= offset <= self._length:
+                raise ValueError(f"UTF-16 offset {offset} out of range 0..{self._length}")
+            return offset
         self._refresh()
         total = self._u16_ends[-1] if self._u16_ends else 0
         if not 0 <= offset <= total:
@@ -243,6 +259,8 @@ class TextIndex:
         u8_lens = [len(p.encode("utf-8")) for p in pieces]
         u16_lens = [len(p.encode(_UTF16)) // 2 for p in pieces]
         self._length += sum(cp_lens) - sum(self._cp_lens[start:stop])
+        self._u8_total += sum(u8_lens) - sum(self._u8_lens[start:stop])
+        self._u16_total += sum(u16_lens) - sum(self._u16_lens[start:stop])
         self._chunks[start:stop] = pieces
         self._cp_lens[start:stop] = cp_lens
         self._u8_lens[start:stop] = u8_lens
