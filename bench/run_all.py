@@ -119,9 +119,11 @@ def main() -> None:
                         help="shorter runs for a smoke check (not for the documented numbers)")
     parser.add_argument("--traces", metavar="DIR", help="editing traces folder")
     parser.add_argument("--output", type=Path, default=DOCUMENT)
+    parser.add_argument("--render-only", action="store_true",
+                        help="rewrite the document from the kept results (after editing analysis.md)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    for name in args.only or BENCHMARKS:
+    for name in [] if args.render_only else args.only or BENCHMARKS:
         extra = list(QUICK_ARGUMENTS.get(name, [])) if args.quick else []
         if args.traces and name in TRACE_USERS:
             extra += ["--traces", args.traces]

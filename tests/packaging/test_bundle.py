@@ -47,7 +47,7 @@ KEPT_QT_PLUGINS = {
     "platforminputcontexts/libibusplatforminputcontextplugin.so",
     "platformthemes/libqxdgdesktopportal.so",
 }
-ALLOWED_QT_LIBRARIES = re.compile(r"^lib(Qt6(Core|Gui|Widgets|DBus|XcbQpa)\.so\.6|icu(data|i18n|uc)\.so\.\d+)$")
+ALLOWED_QT_LIBRARIES = re.compile(r"^lib(Qt6(Core|Gui|Widgets|Network|DBus|XcbQpa)\.so\.6|icu(data|i18n|uc)\.so\.\d+)$")
 BUNDLED_XCB_LIBRARIES = {"libxcb-cursor.so.0", "libxcb-icccm.so.4", "libxcb-image.so.0",
                          "libxcb-keysyms.so.1", "libxcb-render-util.so.0", "libxcb-util.so.1"}
 SYSTEM_LIBRARIES = {"libX11.so.6", "libxcb.so.1", "libxkbcommon.so.0", "libfontconfig.so.1",
@@ -138,7 +138,7 @@ def test_bundle_carries_only_the_qt_it_needs(build: Build) -> None:
     plugins = {str(p.relative_to(qt / "plugins")) for p in (qt / "plugins").rglob("*.so")}
     assert plugins == KEPT_QT_PLUGINS
     bindings = {p.name.split(".")[0] for p in (build.internal / "PySide6").glob("Qt*.so")}
-    assert bindings == {"QtCore", "QtGui", "QtWidgets"}
+    assert bindings == {"QtCore", "QtGui", "QtWidgets", "QtNetwork"}
     extra_libraries = [p.name for p in (qt / "lib").iterdir() if not ALLOWED_QT_LIBRARIES.match(p.name)]
     assert not extra_libraries
 
@@ -183,12 +183,21 @@ def test_tarball_holds_bundle_desktop_entry_icons_and_install_note(build: Build)
 
 
 def test_self_test_passes_offscreen_in_an_empty_environment(build: Build, tmp_path) -> None:
-    help_text = run_bundled(build, "--help", cwd=tmp_path).stdout
-    if "--self-test" not in help_text:
-        pytest.skip("`chorus --help` does not list --self-test yet")
+    assert "--self-test" in run_bundled(build, "--help", cwd=tmp_path).stdout
     result = run_bundled(build, "--self-test", env={"QT_QPA_PLATFORM": "offscreen"}, cwd=tmp_path,
                          timeout=120)
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+
+
+def test_the_bundled_app_opens_its_window(build: Build, tmp_path) -> None:
+    """The real launch path (not only the self-test): the window shows, then the probe quits."""
+    folder = str(tmp_path)
+    result = run_bundled(build, "--new-instance", "--state", str(tmp_path / "state"), cwd=tmp_path,
+                         env={"QT_QPA_PLATFORM": "offscreen", "CHORUS_STARTUP_PROBE": "1",
+                              "XDG_CONFIG_HOME": folder, "XDG_DATA_HOME": folder,
+                              "XDG_RUNTIME_DIR": folder}, timeout=120)
+    assert result.returncode == 0 and "shown" in result.stdout.split(), \
+        f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
 
 
 # ------------------------------------------------------ co-editing with a peer run from source

@@ -301,3 +301,16 @@ async def test_dialing_an_address_already_linked_reuses_the_link() -> None:
         again = await bob.dial("127.0.0.1", alice.port)
         assert again is first and not first.closed.is_set()
         assert len(alice.links) == 1
+
+
+async def test_a_participant_whose_link_dies_disappears() -> None:
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        document = SharedDocument("gone")
+        alice.add_document(document, "gone.txt", shared=True)
+        document.insert(0, "text")
+        await join_from(bob, alice, "gone.txt")
+        bob.set_local_cursor("gone", 1, 1)
+        await alice.wait_until(lambda: bool(alice.participants("gone")), TIMEOUT)
+        # No goodbye: the connection simply ends (as when the process dies).
+        await bob.links[alice.peer_id].close("process died")
+        await alice.wait_until(lambda: not alice.participants("gone"), 1.0)
