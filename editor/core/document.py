@@ -38,7 +38,7 @@ from pycrdt import Assoc, Doc, Text, TextEvent, TransactionEvent, UndoManager, g
 
 from editor.core.anchors import item_id_at, locate_unit
 from editor.core.lib0 import MAX_SAFE_INTEGER, Reader, TruncatedData, read_state_vector
-from editor.core.offsets import TextIndex, utf8_length
+from editor.core.offsets import AsciiIndex, TextIndex, utf8_length
 from editor.core.textdiff import minimal_edit
 
 __all__ = [
@@ -178,6 +178,13 @@ def _carries_structs(update: bytes) -> bool:
     return update[:1] != b"\x00"
 
 
+def _inserted_text(op: dict[str, Any]) -> str:
+    inserted = op["insert"]
+    if not isinstance(inserted, str):
+        raise RuntimeError(f"unsupported embed in the text: {inserted!r}")
+    return inserted
+
+
 def _check_id(value: object, what: str) -> int:
     if type(value) is not int or not 0 <= value <= MAX_SAFE_INTEGER:
         raise ValueError(f"anchor {what} must be an integer in 0..2**53-1, got {value!r}")
@@ -224,7 +231,8 @@ class SharedDocument:
         self.doc_id = doc_id
         self._doc: Doc = Doc(client_id=client_id)
         self._text: Text = self._doc.get(TEXT_NAME, type=Text)
-        self._index = TextIndex()
+        # Identity conversions until the first non-ASCII character (then a chunked index).
+        self._index: AsciiIndex | TextIndex = AsciiIndex()
         self._applying: _Applying | None = None
         # Remote updates not fully integrated yet (see apply_update).
         self._held_updates: list[bytes] = []
@@ -312,6 +320,9 @@ class SharedDocument:
             if text:
                 self._text.insert(start, text)
             # Reached only if pycrdt accepted the edit: the index follows the text.
+            if isinstance(self._index, AsciiIndex) and not text.isascii():
+                self._index = TextIndex(str(self._text))  # the text as edited just now
+                return
             if length:
                 self._index.delete(index, length)
             if text:
@@ -454,19 +465,20 @@ class SharedDocument:
         return applying if return_record else result
 
     def _on_text_event(self, event: TextEvent) -> None:
-        """Keep the TextIndex in step and record code-point changes (bookkeeping only)."""
+        """Keep the index in step and record code-point changes (bookkeeping only)."""
         applying = self._applying
         if applying is None:
             raise RuntimeError("the text changed outside SharedDocument")
+        if isinstance(self._index, AsciiIndex):
+            self._record_ascii_delta(event.delta, applying.changes)
+            return
         changes = applying.changes
         position = 0  # UTF-8 offset into the text as changed so far
         for op in event.delta:
             if "retain" in op:
                 position += op["retain"]
             elif "insert" in op:
-                inserted = op["insert"]
-                if not isinstance(inserted, str):
-                    raise RuntimeError(f"unsupported embed in the text: {inserted!r}")
+                inserted = _inserted_text(op)
                 index = self._index.index_of_utf8(position)
                 self._index.insert(index, inserted)
                 changes.append(TextInserted(index, inserted))
@@ -476,6 +488,32 @@ class SharedDocument:
                 end = self._index.index_of_utf8(position + op["delete"])
                 self._index.delete(start, end - start)
                 changes.append(TextDeleted(start, end - start))
+
+    def _record_ascii_delta(self, delta: list[dict[str, Any]], changes: list[TextChange]) -> None:
+        """The delta walk while the text was ASCII: retain and delete count bytes of the text as
+        it was (ASCII, so bytes are code points); inserted text counts its own code points."""
+        index = 0
+        all_ascii = True
+        recorded: list[TextChange] = []
+        for op in delta:
+            if "retain" in op:
+                index += op["retain"]
+            elif "insert" in op:
+                inserted = _inserted_text(op)
+                all_ascii = all_ascii and inserted.isascii()
+                recorded.append(TextInserted(index, inserted))
+                index += len(inserted)
+            elif "delete" in op:
+                recorded.append(TextDeleted(index, op["delete"]))
+        changes.extend(recorded)
+        if all_ascii:
+            for change in recorded:
+                if isinstance(change, TextInserted):
+                    self._index.insert(change.index, change.text)
+                else:
+                    self._index.delete(change.index, change.length)
+        else:
+            self._index = TextIndex(str(self._text))  # the text as this transaction left it
 
     def _on_transaction(self, event: TransactionEvent) -> None:
         """Queue the transaction's update and changes for delivery after it commits."""

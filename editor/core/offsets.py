@@ -282,3 +282,54 @@ class TextIndex:
             ends[begin:] = accumulate(lens[begin:], initial=base)
             del ends[begin]  # drop the `initial` element
         self._valid_until = count
+
+
+class AsciiIndex:
+    """The index of a text known to be pure ASCII, where a code point is one UTF-8 byte and one
+    UTF-16 unit: only the length is kept, every conversion is the identity.
+
+    A document starts with one and swaps in a `TextIndex` built from its text when the first
+    non-ASCII character arrives (`insert` refuses such text): most source code never pays for
+    chunk upkeep.
+    """
+
+    def __init__(self, length: int = 0) -> None:
+        self._length = length
+
+    def __len__(self) -> int:
+        return self._length
+
+    @property
+    def utf8_length(self) -> int:
+        return self._length
+
+    @property
+    def utf16_length(self) -> int:
+        return self._length
+
+    def utf8_of(self, index: int) -> int:
+        _check_index(index, self._length)
+        return index
+
+    utf16_of = utf8_of
+
+    def index_of_utf8(self, offset: int) -> int:
+        if not 0 <= offset <= self._length:
+            raise ValueError(f"offset {offset} out of range 0..{self._length}")
+        return offset
+
+    index_of_utf16 = index_of_utf8
+
+    def insert(self, index: int, text: str) -> None:
+        """Insert ASCII `text` (`ValueError` for anything else: use a `TextIndex` then)."""
+        _check_index(index, self._length)
+        if not text.isascii():
+            raise ValueError("an AsciiIndex holds ASCII text only")
+        self._length += len(text)
+
+    def delete(self, index: int, length: int) -> None:
+        if length < 0:
+            raise ValueError(f"negative length {length}")
+        _check_index(index, self._length)
+        _check_index(index + length, self._length)
+        self._length -= length

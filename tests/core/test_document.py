@@ -451,3 +451,25 @@ def test_update_that_releases_held_structs_is_not_tagged_with_its_source():
     a.insert(0, "y")
     b.apply_update(updates[-1], "from-a")
     assert seen[-1] == "from-a"
+
+
+def test_the_first_non_ascii_character_switches_to_chunked_offsets_everywhere() -> None:
+    """ASCII text is indexed by length alone; the first emoji (local or remote) must bring
+    exact conversions for everything after it."""
+    from editor.core.document import SharedDocument
+
+    local, remote = SharedDocument("a", capture_timeout_ms=0), SharedDocument("b", capture_timeout_ms=0)
+    remote.subscribe_updates(lambda update, source: local.apply_update(update, "remote"))
+    seen = []
+    local.subscribe_changes(lambda changes, origin: seen.extend(changes))
+    local.insert(0, "plain ascii text")
+    remote.apply_update(local.encode_state(), "local")
+    remote.insert(6, "😀é")  # reaches `local` as a remote update while it is still ASCII-only
+    assert local.text == "plain 😀éascii text"
+    assert seen[-1].index == 6 and seen[-1].text == "😀é"
+    local.insert(len(local), "!")
+    local.delete(6, 1)  # the emoji: one code point, four UTF-8 bytes
+    assert local.text == "plain éascii text!"
+    local.undo()
+    assert local.text == "plain 😀éascii text!"
+    assert local.resolve_anchor(local.anchor_at(8)) == 8

@@ -208,15 +208,18 @@ def test_yjs_clients_at_two_chorus_peers_share_text_and_presence(tmp_path, peers
 
 def test_late_yjs_joiner_learns_the_presence_of_those_already_in(tmp_path, peers, client) -> None:
     a, b, _ = share_and_mirror(tmp_path, peers, "shared\n")
-    zoe = client(a, "notes.txt", "--expect", "Ali 🖖", name="Zoë")
+    # Zoë stays until the test says goodbye (after Ali has finished): she must not leave while
+    # Ali is still joining, or Ali would rightly end up seeing nobody.
+    zoe = client(a, "notes.txt", "--expect", "Ali 🖖", "--expect", "goodbye", name="Zoë")
     zoe.wait_for_trace("-> presence")
-    # Zoë's presence passed B before Ali came; her client even announces itself again when
-    # it sees Ali arrive. Well within the 15 s renewal, Ali must know she is there.
+    # Zoë's presence passed B before Ali came. Well within the 15 s renewal, Ali must know she
+    # is there.
     ali = client(b, "notes.txt", "--append", "Ali 🖖\n", "--expect-participant", "Zoë",
                  name="Ali", timeout=8.0)
     try:
         assert ali.finish(a, b)["participants"] == ["Zoë"]
     finally:
+        run_chorus("edit", a.address, "notes.txt", "--append", "goodbye\n")
         zoe.finish(a, b)
 
 
