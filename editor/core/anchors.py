@@ -37,7 +37,7 @@ from pycrdt import Assoc, StickyIndex, Text
 from editor.core.lib0 import read_state_vector
 from editor.core.offsets import TextIndex
 
-__all__ = ["AnchorNotFound", "item_id_at", "locate_unit"]
+__all__ = ["AnchorNotFound", "ascii_item_id_at", "ascii_locate_unit", "item_id_at", "locate_unit"]
 
 # Clocks scanned one by one before galloping (about 8 us per probe).
 _LINEAR_SCAN_LIMIT: Final = 1024
@@ -59,6 +59,21 @@ def _raw_byte(text: Text, client: int, clock: int, assoc: Assoc = Assoc.AFTER) -
     """pycrdt's byte offset for an id (only exact at block starts / ASCII runs / deletions)."""
     sticky = StickyIndex.from_json({"item": {"client": client, "clock": clock}, "assoc": int(assoc)}, text)
     return sticky.get_index()
+
+
+def ascii_item_id_at(text: Text, char_index: int) -> tuple[int, int]:
+    """`item_id_at` for a text whose visible characters are all ASCII: pycrdt's own id is exact
+    there (bytes, UTF-16 units and code points agree), so no probing is needed."""
+    return _raw_id(text, char_index)
+
+
+def ascii_locate_unit(text: Text, client: int, clock: int) -> tuple[int, bool] | None:
+    """`locate_unit` for a text whose visible characters are all ASCII (offsets are exact)."""
+    if clock >= read_state_vector(text.doc.get_state()).get(client, 0):
+        return None  # not integrated: pycrdt would panic
+    base = _raw_byte(text, client, clock)
+    visible = _raw_byte(text, client, clock, Assoc.BEFORE) == base + 1
+    return base, visible
 
 
 def _lowest_holding(upper: int, lower_bound: int, holds: Callable[[int], bool]) -> int:

@@ -36,7 +36,7 @@ from typing import Any, Final, TypeAlias
 
 from pycrdt import Assoc, Doc, Text, TextEvent, TransactionEvent, UndoManager, get_update
 
-from editor.core.anchors import item_id_at, locate_unit
+from editor.core.anchors import ascii_item_id_at, ascii_locate_unit, item_id_at, locate_unit
 from editor.core.lib0 import MAX_SAFE_INTEGER, Reader, TruncatedData, read_state_vector
 from editor.core.offsets import AsciiIndex, TextIndex, utf8_length
 from editor.core.textdiff import minimal_edit
@@ -393,7 +393,10 @@ class SharedDocument:
         if assoc is Assoc.BEFORE and index == 0:
             return {"tname": TEXT_NAME, "assoc": int(Assoc.BEFORE)}
         with _translated(RuntimeError, "cannot create an anchor"):
-            if assoc is Assoc.AFTER:
+            if isinstance(self._index, AsciiIndex):
+                # All ASCII: pycrdt's ids are exact, no probing (measured: 5 ms -> microseconds).
+                client, clock = ascii_item_id_at(self._text, index if assoc is Assoc.AFTER else index - 1)
+            elif assoc is Assoc.AFTER:
                 client, clock = item_id_at(self._text, self._index, index)
             else:
                 # BEFORE sticks to the last UTF-16 unit of the character before the position.
@@ -418,7 +421,10 @@ class SharedDocument:
         if clock >= read_state_vector(self._doc.get_state()).get(client, 0):
             return None
         with _translated(RuntimeError, "cannot resolve an anchor"):
-            located = locate_unit(self._text, self._index, client, clock)
+            if isinstance(self._index, AsciiIndex):
+                located = ascii_locate_unit(self._text, client, clock)
+            else:
+                located = locate_unit(self._text, self._index, client, clock)
         if located is None:
             return None
         offset, visible = located

@@ -116,3 +116,35 @@ def test_anchors_next_to_astral_characters(text):
     for index in range(len(text) + 1):
         for assoc in (Assoc.AFTER, Assoc.BEFORE):
             assert doc.resolve_anchor(doc.anchor_at(index, assoc)) == index
+
+
+def test_ascii_fast_path_agrees_with_the_general_search() -> None:
+    """On all-ASCII text pycrdt's own ids are exact: the fast path must give the same ids and
+    offsets as the probing search, across several clients, blocks and deletions."""
+    import random
+
+    from editor.core.anchors import ascii_item_id_at, ascii_locate_unit, item_id_at, locate_unit
+    from editor.core.document import SharedDocument
+    from editor.core.offsets import TextIndex
+
+    seed = random.randrange(2**32)
+    rng = random.Random(seed)
+    replicas = [SharedDocument(f"r{i}", capture_timeout_ms=0) for i in range(3)]
+    for _ in range(60):
+        replica = rng.choice(replicas)
+        if len(replica) and rng.random() < 0.3:
+            start = rng.randrange(len(replica))
+            replica.delete(start, rng.randint(1, min(5, len(replica) - start)))
+        else:
+            replica.insert(rng.randint(0, len(replica)), "".join(rng.choices("abc xyz\n", k=rng.randint(1, 6))))
+        other = rng.choice(replicas)
+        other.apply_update(replica.encode_state(), "sync")
+    merged = replicas[0]
+    for replica in replicas[1:]:
+        merged.apply_update(replica.encode_state(), "sync")
+    text = merged._text  # the pycrdt Text, to compare both search paths directly
+    index = TextIndex(merged.text)
+    for position in range(len(merged)):
+        fast, general = ascii_item_id_at(text, position), item_id_at(text, index, position)
+        assert fast == general, f"seed {seed}, position {position}"
+        assert ascii_locate_unit(text, *fast) == locate_unit(text, index, *general), f"seed {seed}"
