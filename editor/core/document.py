@@ -308,7 +308,8 @@ class SharedDocument:
             raise TypeError("index and length must be int")
         if length < 0 or not 0 <= index <= index + length <= len(self._index):
             raise ValueError(f"range {index}+{length} out of 0..{len(self._index)}")
-        utf8_length(text)  # ValueError for lone surrogates, which the Rust side cannot hold
+        if not text.isascii():
+            utf8_length(text)  # ValueError for lone surrogates, which the Rust side cannot hold
         if length == 0 and not text:
             return
         start = self._index.utf8_of(index)
@@ -452,17 +453,23 @@ class SharedDocument:
         applying = _Applying(activity, source, [])
         self._applying = applying
         text_events = None if activity is _Activity.LOCAL_EDIT else self._text.observe(self._on_text_event)
+        # The translation of `_translated`, written inline: this runs once per keystroke.
         try:
-            with _translated(error, what):
-                if activity is _Activity.LOCAL_EDIT:
-                    with self._doc.transaction(origin=_Origin.LOCAL):
-                        result = action()
-                elif activity is _Activity.REMOTE:
-                    with self._doc.transaction(origin=_Origin.REMOTE):
-                        result = action()
-                else:
-                    # The undo manager opens its own transaction under its own origin.
+            if activity is _Activity.LOCAL_EDIT:
+                with self._doc.transaction(origin=_Origin.LOCAL):
                     result = action()
+            elif activity is _Activity.REMOTE:
+                with self._doc.transaction(origin=_Origin.REMOTE):
+                    result = action()
+            else:
+                # The undo manager opens its own transaction under its own origin.
+                result = action()
+        except Exception as exc:
+            raise error(f"{what}: {exc}") from exc
+        except BaseException as exc:
+            if not _is_rust_panic(exc):
+                raise
+            raise error(f"{what}: pycrdt panicked: {exc}") from None
         finally:
             if text_events is not None:
                 self._text.unobserve(text_events)
