@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"listening on (\S+):(\d+) as .* \(peer (\w+)\)")
 
@@ -168,3 +170,18 @@ def read_text(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except (FileNotFoundError, UnicodeDecodeError):
         return None
+
+
+@pytest.fixture
+def peers(tmp_path):
+    """Start `chorus serve` peers on loopback; every one is stopped after the test."""
+    started: list[ServeProcess] = []
+
+    def spawn(name: str, *arguments: str) -> ServeProcess:
+        peer = ServeProcess(["--listen", "127.0.0.1:0", *arguments], name=name, cwd=tmp_path)
+        started.append(peer)
+        return peer.start()
+
+    yield spawn
+    for peer in started:
+        peer.stop()

@@ -8,25 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.peers import ServeProcess, read_text, run_chorus, start_chorus, wait_for
+from tests.e2e.peers import (  # noqa: F401 (peers is a fixture)
+    ServeProcess,
+    peers,
+    read_text,
+    run_chorus,
+    start_chorus,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
 CONVERGE = 20.0  # generous: CI machines are shared; the wait ends as soon as peers agree
-
-
-@pytest.fixture
-def peers(tmp_path):
-    started: list[ServeProcess] = []
-
-    def spawn(name: str, *arguments: str) -> ServeProcess:
-        peer = ServeProcess(["--listen", "127.0.0.1:0", *arguments], name=name, cwd=tmp_path)
-        started.append(peer)
-        return peer.start()
-
-    yield spawn
-    for peer in started:
-        peer.stop()
 
 
 def make_chain(tmp_path: Path, spawn, text: str):

@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.peers import ServeProcess, read_text, run_chorus, start_chorus, wait_for
+from tests.e2e.peers import (  # noqa: F401 (peers is a fixture)
+    ServeProcess,
+    peers,
+    read_text,
+    run_chorus,
+    start_chorus,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -35,21 +42,6 @@ if NODE is None:
 if not (HERE / "node_modules").is_dir():
     pytest.skip("the npm packages of the interop test are missing: run `cd tests/interop && npm ci`",
                 allow_module_level=True)
-
-
-@pytest.fixture
-def peers(tmp_path):
-    """Start `chorus serve` peers on loopback; every one is stopped after the test."""
-    started: list[ServeProcess] = []
-
-    def spawn(name: str, *arguments: str) -> ServeProcess:
-        peer = ServeProcess(["--listen", "127.0.0.1:0", *arguments], name=name, cwd=tmp_path)
-        started.append(peer)
-        return peer.start()
-
-    yield spawn
-    for peer in started:
-        peer.stop()
 
 
 @pytest.fixture
