@@ -8,7 +8,6 @@ QApplication and shows a QWidget. Medians of several alternated runs.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import re
 
 import pytest
+
+from tests.tasks import tasks_left_running
+
+# Fixtures shared across folders: `peers` starts real `chorus serve` processes.
+pytest_plugins = ("tests.e2e.peers",)
 
 # Widgets are real but drawn offscreen unless a test brings its own display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -32,14 +36,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 async def _no_leaked_tasks():
     """Fail a test that leaves asyncio tasks running once it returns (after a short grace)."""
     yield
-    current = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 2.0
-    while True:
-        leftover = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
-        if not leftover or loop.time() > deadline:
-            break
-        await asyncio.sleep(0.02)
+    leftover = await tasks_left_running()
     if leftover:
         for task in leftover:
             task.cancel()

@@ -42,13 +42,9 @@ def widgets_converge(report: Callable[[str], None], sample: str, timeout: float 
     app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
     try:
-        loop.run_until_complete(_with_timeout(_converge(report, sample), timeout))
+        loop.run_until_complete(asyncio.wait_for(_converge(report, sample), timeout))
     finally:
         loop.close()
-
-
-async def _with_timeout(coroutine, timeout: float) -> None:
-    await asyncio.wait_for(coroutine, timeout)
 
 
 async def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:

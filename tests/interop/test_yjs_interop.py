@@ -16,14 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.peers import (  # noqa: F401 (peers is a fixture)
-    ServeProcess,
-    peers,
-    read_text,
-    run_chorus,
-    start_chorus,
-    wait_for,
-)
+from tests.e2e.peers import ServeProcess, read_text, run_chorus, start_chorus, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from editor.protocol.framing import FrameReader, PeerRole
 from editor.protocol.routes import Route, encode_route
 from editor.protocol.streams import MemoryPipe, TcpByteStream
 
-from .conftest import FAST, RecordingHandler, wait_until
+from .conftest import FAST, RecordingHandler
 
 COMPOSITE = "message/x.rsocket.composite-metadata.v0"
 OCTETS = "application/octet-stream"

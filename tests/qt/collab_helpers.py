@@ -14,6 +14,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from editor.qt.collaboration import Collaboration
+from tests.tasks import tasks_left_running
 from editor.qt.main_window import DocumentTab, MainWindow, UnsavedChoice, document_with_text
 from editor.runtime.events import SyncStatus
 from editor.runtime.node import Node, NodeConfig
@@ -30,13 +31,7 @@ def run_on_qt_loop(coroutine_function: Callable[[], Awaitable[None]], timeout: f
 
     async def body() -> None:
         await asyncio.wait_for(coroutine_function(), timeout)
-        current = asyncio.current_task()
-        deadline = loop.time() + 2.0
-        while True:
-            leftover = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
-            if not leftover or loop.time() > deadline:
-                break
-            await asyncio.sleep(0.02)
+        leftover = await tasks_left_running()
         for task in leftover:
             task.cancel()
         assert not leftover, f"leaked tasks: {[repr(t.get_coro()) for t in leftover]}"

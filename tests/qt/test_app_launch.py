@@ -13,8 +13,8 @@ import pytest
 from editor.qt.application import display_problem, open_arguments
 from editor.qt.single_instance import SingleInstance
 from editor.runtime.events import SyncStatus
-from tests.e2e.peers import REPO, ServeProcess, child_environment, read_text, run_chorus
-from tests.qt.collab_helpers import converged, peers, run_on_qt_loop, share_and_join, shown, until
+from tests.e2e.peers import REPO, ServeProcess, child_environment, read_text
+from tests.qt.collab_helpers import converged, peers, run_on_qt_loop, shown, until
 from tests.qt.helpers import type_text
 
 
