@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QGuiApplication, QTextCursor
 from PySide6.QtWidgets import QInputDialog, QLabel, QProgressBar
 
@@ -25,6 +25,7 @@ from editor.qt.participants import Participant, remote_cursors, resolve_particip
 from editor.qt.preferences import Preferences
 from editor.runtime.documents import HeldDocument
 from editor.runtime.events import (
+    DiscoveredPeersChanged,
     DocumentClosed,
     DocumentSyncChanged,
     NodeEvent,
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 10.0
 # Discovery reports no node events; the panel re-reads the discovered peers this often.
-PANEL_REFRESH_MS = 1000
 _PEER_STATES = {PeerStatus.CONNECTED: PeerState.CONNECTED, PeerStatus.RECONNECTING: PeerState.RECONNECTING,
                 PeerStatus.OFFLINE: PeerState.OFFLINE}
 _STATUS_ORDER = {PeerState.CONNECTED: 0, PeerState.RECONNECTING: 1, PeerState.FOUND: 2, PeerState.OFFLINE: 3}
@@ -124,10 +124,6 @@ class Collaboration(QObject):
         window.participants_panel.follow_changed.connect(self._follow_changed)
         window.network_dock.show()
 
-        self._panel_timer = QTimer(self)
-        self._panel_timer.setInterval(PANEL_REFRESH_MS)
-        self._panel_timer.timeout.connect(self._refresh_panel)
-        self._panel_timer.start()
         for tab in window.tab_list():
             self._tab_opened(tab)
         self._refresh_panel()
@@ -267,7 +263,6 @@ class Collaboration(QObject):
             return
         self._closed = True
         self._unsubscribe()
-        self._panel_timer.stop()
         for task in list(self._tasks):
             task.cancel()
 
@@ -399,7 +394,7 @@ class Collaboration(QObject):
             self._peer_names[event.peer_id] = event.name
             self._schedule_panel()
             self._schedule_status()
-        elif isinstance(event, PeerDocumentsListed | DocumentClosed):
+        elif isinstance(event, PeerDocumentsListed | DocumentClosed | DiscoveredPeersChanged):
             self._schedule_panel()
 
     def _schedule_panel(self) -> None:

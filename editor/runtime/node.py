@@ -533,9 +533,9 @@ class Node:
         elif isinstance(event, PeerAppeared | PeerChanged):
             self._discovered[peer.peer_id] = peer
             if peer.protocol != protocol.PROTOCOL_VERSION:
+                # Still listed (the user sees it is there), but not dialed.
                 log.info("discovery: %s speaks protocol %d; not connecting", peer.name, peer.protocol)
-                return
-            if peer.peer_id not in self._discovered_dialers:
+            elif peer.peer_id not in self._discovered_dialers:
                 if isinstance(event, PeerAppeared):
                     log.info("discovery: found %s at %s port %d", peer.name,
                              ", ".join(peer.addresses), peer.port)

@@ -52,8 +52,10 @@ async def until(condition: Callable[[], object], what: str, timeout: float = TIM
         await asyncio.sleep(0.01)
 
 
-def node_config(name: str) -> NodeConfig:
-    return NodeConfig(name=name, listen_host="127.0.0.1", listen_port=0)
+def node_config(name: str, discovery_on: tuple[str, ...] | None = None) -> NodeConfig:
+    """A loopback node; with `discovery_on`, it also advertises and browses on those interfaces."""
+    return NodeConfig(name=name, listen_host="127.0.0.1", listen_port=0,
+                      discovery=discovery_on is not None, interfaces=discovery_on)
 
 
 @dataclass
@@ -70,12 +72,12 @@ class Peer:
 
 
 @contextlib.asynccontextmanager
-async def peers(folder: Path, *names: str):
+async def peers(folder: Path, *names: str, discovery_on: tuple[str, ...] | None = None):
     """Running app windows (offscreen), one node each; closed and stopped afterwards."""
     async with contextlib.AsyncExitStack() as stack:
         running = []
         for name in names:
-            node = await stack.enter_async_context(Node(node_config(name)))
+            node = await stack.enter_async_context(Node(node_config(name, discovery_on)))
             settings = QSettings(str(folder / f"{name}.ini"), QSettings.Format.IniFormat)
             window = MainWindow(collaboration=node, settings=settings)
             window.ask_unsaved = lambda tabs: UnsavedChoice.DISCARD

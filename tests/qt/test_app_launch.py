@@ -85,6 +85,37 @@ def test_window_co_edits_with_a_headless_serve_process(qtbot, tmp_path):
         assert server.stop() == 0, server.log()
 
 
+def test_the_network_panel_shows_peers_found_on_the_lan(qtbot, tmp_path):
+    """No address given: a headless peer advertising on loopback appears in the window's
+    Network panel with its document, and is shown as gone once it stops."""
+    notes = tmp_path / "found.txt"
+    notes.write_text("found by mDNS\n", encoding="utf-8")
+    server = ServeProcess(["--listen", "127.0.0.1:0", "--interface", "lo", str(notes)],
+                          name="advertiser", cwd=tmp_path, discovery=True).start()
+
+    def panel(window) -> dict[str, tuple[str, list[str]]]:
+        """Network panel rows: peer name -> (state, document titles)."""
+        tree = window.network_panel.tree
+        rows = {}
+        for i in range(tree.topLevelItemCount()):
+            item = tree.topLevelItem(i)
+            rows[item.text(0)] = (item.text(1), [item.child(j).text(0) for j in range(item.childCount())])
+        return rows
+
+    async def scenario():
+        async with peers(tmp_path, "alice", discovery_on=("lo",)) as (alice,):
+            await until(lambda: "found.txt" in panel(alice.window).get("advertiser", ("", []))[1],
+                        "the advertised peer and its document in the Network panel", timeout=15)
+            server.stop()
+            await until(lambda: panel(alice.window).get("advertiser", ("connected", []))[0] != "connected",
+                        "the panel to show the peer gone", timeout=15)
+
+    try:
+        run_on_qt_loop(scenario)
+    finally:
+        server.stop()
+
+
 def test_no_display_is_a_clear_one_line_error_not_an_abort(tmp_path):
     env = {k: v for k, v in child_environment().items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
