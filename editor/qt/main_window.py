@@ -472,7 +472,10 @@ class MainWindow(QMainWindow):
         self.location_label = QLabel()
         self.encoding_label = QLabel()
         self.newline_label = QLabel()
-        status.addWidget(self.sync_label)
+        # Permanent, like the others: the left part belongs to transient messages ("Joined ..."),
+        # which would otherwise be drawn over it.
+        self.sync_label.setContentsMargins(8, 0, 8, 0)
+        status.addPermanentWidget(self.sync_label)
         for label in (self.location_label, self.encoding_label, self.newline_label):
             label.setContentsMargins(8, 0, 8, 0)
             status.addPermanentWidget(label)

@@ -127,7 +127,14 @@ class Node:
                 task.cancel()
             if self._identity is not None:
                 self._identity.release()
-            await self._task_group.__aexit__(type(error), error, error.__traceback__)
+            try:
+                await self._task_group.__aexit__(type(error), error, error.__traceback__)
+            except BaseExceptionGroup as group:
+                # Python 3.11's TaskGroup wraps the body's own error too; a failing child task
+                # is the news, otherwise callers expect the start-up error itself (OSError for
+                # a busy port).
+                if any(child is not error for child in group.exceptions):
+                    raise
             raise
         return self
 

@@ -131,3 +131,11 @@ def test_client_errors_have_distinct_exit_codes(tmp_path, peers) -> None:
     unreachable = run_chorus("docs", "127.0.0.1:1")
     assert unreachable.returncode == 3 and "cannot reach" in unreachable.stderr
     assert cat(a, "a.txt") == "abc"
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path, peers) -> None:
+    first = peers("first")
+    result = run_chorus("serve", "--listen", first.address, "--no-discovery", cwd=tmp_path, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("chorus: cannot listen on"), result.stderr
+    assert "Traceback" not in result.stderr

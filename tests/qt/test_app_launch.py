@@ -4,15 +4,17 @@ headless `chorus serve` process, and the no-display error."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 
 import pytest
 
-from editor.qt.application import display_problem, open_arguments
+from editor.qt.application import display_problem, open_arguments, start_node
 from editor.qt.single_instance import SingleInstance
 from editor.runtime.events import SyncStatus
+from editor.runtime.node import NodeConfig
 from tests.e2e.peers import REPO, ServeProcess, child_environment, read_text
 from tests.qt.collab_helpers import converged, peers, run_on_qt_loop, shown, until
 from tests.qt.helpers import type_text
@@ -114,6 +116,19 @@ def test_the_network_panel_shows_peers_found_on_the_lan(qtbot, tmp_path):
         run_on_qt_loop(scenario)
     finally:
         server.stop()
+
+
+def test_the_app_listens_on_a_free_port_when_its_port_is_taken(qtbot):
+    async def scenario():
+        async with contextlib.AsyncExitStack() as stack:
+            first, note = await start_node(NodeConfig(name="first", listen_host="127.0.0.1", listen_port=0), stack)
+            assert note is None
+            second, note = await start_node(
+                NodeConfig(name="second", listen_host="127.0.0.1", listen_port=first.port), stack)
+            assert second.port != first.port
+            assert note is not None and str(first.port) in note and str(second.port) in note
+
+    run_on_qt_loop(scenario)
 
 
 def test_no_display_is_a_clear_one_line_error_not_an_abort(tmp_path):

@@ -314,3 +314,13 @@ async def test_a_participant_whose_link_dies_disappears() -> None:
         # No goodbye: the connection simply ends (as when the process dies).
         await bob.links[alice.peer_id].close("process died")
         await alice.wait_until(lambda: not alice.participants("gone"), 1.0)
+
+
+async def test_a_busy_port_is_a_plain_oserror_and_leaves_nothing_running() -> None:
+    import errno
+
+    async with running(config("first")) as (first,):
+        with pytest.raises(OSError) as raised:
+            async with Node(NodeConfig(name="second", listen_host="127.0.0.1", listen_port=first.port)):
+                pass
+        assert raised.value.errno == errno.EADDRINUSE
