@@ -163,6 +163,10 @@ class TextIndex:
         start = self._u16_ends[chunk] - self._u16_lens[chunk]
         return start + utf16_length(self._chunks[chunk][:within])
 
+    def utf8_span(self, index: int, length: int) -> tuple[int, int]:
+        """UTF-8 byte offsets of the start and end of `length` code points at `index`."""
+        return self.utf8_of(index), self.utf8_of(index + length)
+
     def index_of_utf8(self, offset: int) -> int:
         """Code point index of UTF-8 byte `offset`."""
         if self._u8_total == self._length:
@@ -230,6 +234,11 @@ class TextIndex:
             last_within = self._cp_lens[last]
         merged = self._chunks[first][:first_within] + self._chunks[last][last_within:]
         self._replace_chunks(first, last + 1, merged)
+
+    def replace(self, index: int, length: int, text: str) -> None:
+        """Delete `length` code points at `index`, then insert `text` there."""
+        self.delete(index, length)
+        self.insert(index, text)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -313,6 +322,11 @@ class AsciiIndex:
 
     utf16_of = utf8_of
 
+    def utf8_span(self, index: int, length: int) -> tuple[int, int]:
+        if length < 0 or not 0 <= index <= index + length <= self._length:
+            raise ValueError(f"range {index}+{length} out of 0..{self._length}")
+        return index, index + length
+
     def index_of_utf8(self, offset: int) -> int:
         if not 0 <= offset <= self._length:
             raise ValueError(f"offset {offset} out of range 0..{self._length}")
@@ -333,3 +347,12 @@ class AsciiIndex:
         _check_index(index, self._length)
         _check_index(index + length, self._length)
         self._length -= length
+
+    def replace(self, index: int, length: int, text: str) -> None:
+        """Delete `length` code points at `index`, then insert ASCII `text` there (one call
+        per keystroke, so the checks are done once)."""
+        if length < 0 or not 0 <= index <= index + length <= self._length:
+            raise ValueError(f"range {index}+{length} out of 0..{self._length}")
+        if not text.isascii():
+            raise ValueError("an AsciiIndex holds ASCII text only")
+        self._length += len(text) - length

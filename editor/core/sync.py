@@ -7,8 +7,12 @@ requester answers that with its step 2. Both then stream updates. A channel is `
 has received step 2.
 
 Invariants of `SyncSession`:
-- at most one update is held, plus a "dirty" flag meaning "more happened since
-  `_state_last_sent`": memory per stalled channel is O(1) in the number of edits;
+- at most `max_pending_updates` updates of at most `max_pending_bytes` in all are held (sent
+  merged into one), plus a "dirty" flag meaning "more happened since `_state_last_sent`":
+  memory per stalled channel is O(1) in the number of edits. Holding a short run instead of
+  falling back to a diff at once matters under load: a diff from the document carries the
+  whole delete set (measured on automerge-paper: 10 KB, 0.2 ms to encode and as much to
+  apply), a merged run only its own deletions;
 - step 2 is computed when it is taken, not when queued, so it covers every update offered
   before it: such updates are not queued at all;
 - `take_sendable` never returns more messages than the credit granted, control replies first;
@@ -23,7 +27,7 @@ import enum
 from collections import deque
 from typing import Final
 
-from editor.core.document import EMPTY_UPDATE, SharedDocument, Unsubscribe
+from editor.core.document import EMPTY_UPDATE, InvalidUpdate, SharedDocument, Unsubscribe, merge_updates
 from editor.core.lib0 import TruncatedData, read_state_vector
 from editor.core.messages import (
     AwarenessMessage,
@@ -35,9 +39,15 @@ from editor.core.messages import (
     encode,
 )
 
-__all__ = ["DEFAULT_MAX_PENDING_BYTES", "DocumentHub", "SyncSession"]
+__all__ = ["DEFAULT_MAX_PENDING_BYTES", "DEFAULT_MAX_PENDING_UPDATES", "DEFAULT_SEND_WINDOW", "DocumentHub", "SendPacer", "SyncSession"]
 
 DEFAULT_MAX_PENDING_BYTES: Final = 64 * 1024
+# Merging costs grow with the count (measured on automerge-paper's keystrokes: 9 us for 32,
+# 68 us for 128, 140 us for 256); beyond this many the session falls back to one diff.
+DEFAULT_MAX_PENDING_UPDATES: Final = 32
+# A person types a key every 50 ms or more, so keystrokes never wait; a burst (a paste, a
+# script, a replay at machine speed) goes out as one message per millisecond.
+DEFAULT_SEND_WINDOW: Final = 0.001
 
 
 class _Reply(enum.Enum):
@@ -51,18 +61,21 @@ class SyncSession:
     """The pure state of one document channel to one peer."""
 
     def __init__(self, document: SharedDocument, *, source: object, initiator: bool,
-                 max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES) -> None:
+                 max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+                 max_pending_updates: int = DEFAULT_MAX_PENDING_UPDATES) -> None:
         self.document = document
         self.source = source
         self.initiator = initiator
         self.max_pending_bytes = max_pending_bytes
+        self.max_pending_updates = max_pending_updates
         self.synced = False
         self._credit = 0
         # Control replies in order; a queued STEP2 carries the peer's state vector.
         self._replies: deque[tuple[_Reply, bytes | None]] = deque()
         self._own_step1_queued = initiator  # the requester's step 1 is its opening message
         self._step2_sent = False
-        self._pending_update: bytes | None = None
+        self._pending_updates: list[bytes] = []
+        self._pending_bytes = 0
         self._dirty = False
         self._state_last_sent: bytes | None = None
 
@@ -76,12 +89,17 @@ class SyncSession:
     @property
     def has_sendable(self) -> bool:
         """True if `take_sendable` would return something given credit."""
-        return bool(self._replies) or (self._step2_sent and (self._pending_update is not None or self._dirty))
+        return bool(self._replies) or (self._step2_sent and (bool(self._pending_updates) or self._dirty))
 
     @property
     def dirty(self) -> bool:
         """True if pending updates were dropped and will go out as one diff."""
         return self._dirty
+
+    @property
+    def pending_updates(self) -> int:
+        """How many updates are held to be sent merged (0 once the session is dirty)."""
+        return len(self._pending_updates)
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -122,11 +140,14 @@ class SyncSession:
         """An update from the document's stream that did not come from this channel's peer."""
         if not self._step2_sent or self._dirty:
             return  # step 2, or the coming diff, already covers it
-        if self._pending_update is None and len(update) <= self.max_pending_bytes:
-            self._pending_update = update
+        if (len(self._pending_updates) < self.max_pending_updates
+                and self._pending_bytes + len(update) <= self.max_pending_bytes):
+            self._pending_updates.append(update)
+            self._pending_bytes += len(update)
         else:
-            # Several updates, or one too big to hold: drop them and send one diff later.
-            self._pending_update = None
+            # Too many updates, or too big to hold: drop them and send one diff later.
+            self._pending_updates.clear()
+            self._pending_bytes = 0
             self._dirty = True
 
     # -- output ------------------------------------------------------------------------
@@ -143,11 +164,8 @@ class SyncSession:
                 self._step2_sent = True
             else:
                 out.append(encode(SyncStep1(self.document.state_vector())))
-        if self._credit > len(out) and self._step2_sent and (self._pending_update is not None or self._dirty):
-            if self._pending_update is not None:
-                update = self._pending_update
-            else:
-                update = self.document.encode_state(since=self._state_last_sent)
+        if self._credit > len(out) and self._step2_sent and (self._pending_updates or self._dirty):
+            update = self._coalesced_update()
             self._mark_flushed()
             if update != EMPTY_UPDATE:
                 out.append(encode(SyncUpdate(update)))
@@ -164,9 +182,22 @@ class SyncSession:
                 return
         self._replies.append((_Reply.STEP2, peer_state))
 
+    def _coalesced_update(self) -> bytes:
+        """One update holding everything pending: the held run merged, else a diff."""
+        held = self._pending_updates
+        if len(held) == 1:
+            return held[0]
+        if held:
+            try:
+                return merge_updates(held)
+            except InvalidUpdate:
+                pass  # cannot happen for updates the document produced; the diff is exact anyway
+        return self.document.encode_state(since=self._state_last_sent)
+
     def _mark_flushed(self) -> None:
         """Everything the document holds now has been sent (or is in what is being sent)."""
-        self._pending_update = None
+        self._pending_updates = []
+        self._pending_bytes = 0
         self._dirty = False
         self._state_last_sent = self.document.state_vector()
 
@@ -213,3 +244,27 @@ class DocumentHub:
         for session in list(self._sessions):
             if source is None or session.source != source:
                 session.offer_update(update)
+
+
+class SendPacer:
+    """When a document's pending messages may go out: at once after a quiet spell, and then at
+    most once per `window` seconds while changes keep coming, so that a burst of edits costs
+    one message per window instead of one per edit (measured: framing and writing a message
+    costs the sender more than the edit itself; the updates held meanwhile coalesce in each
+    `SyncSession` into one diff). Times are in seconds on any monotonic clock."""
+
+    def __init__(self, window: float = DEFAULT_SEND_WINDOW) -> None:
+        if window < 0:
+            raise ValueError(f"the send window must not be negative, got {window}")
+        self.window = window
+        self._last_sent: float | None = None
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before sending, from `now`."""
+        if self._last_sent is None:
+            return 0.0
+        return max(0.0, self._last_sent + self.window - now)
+
+    def sent(self, now: float) -> None:
+        """Messages went out at `now`."""
+        self._last_sent = now

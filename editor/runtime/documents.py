@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable
 
 from editor.core.document import SharedDocument
 from editor.core.presence import LocalPresence, Participants, PresenceThrottle
-from editor.core.sync import DocumentHub, SyncSession
+from editor.core.sync import DocumentHub, SendPacer, SyncSession
 from editor.runtime.events import SyncStatus
 
 if TYPE_CHECKING:
@@ -66,16 +66,19 @@ class ChannelSync:
 
     # sending -----------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Send what the session has for the peer, never more than the channel's credit."""
+    def flush(self) -> int:
+        """Send what the session has for the peer, never more than the channel's credit;
+        return how many messages went out."""
         channel = self.channel
         if channel is None:
-            return
+            return 0
         # The channel counts the credit the peer granted; the session decides what to send
         # with it (and coalesces what it cannot send yet).
         self.session.add_credit(max(0, channel.credit - self.session.credit))
-        for message in self.session.take_sendable():
+        messages = self.session.take_sendable()
+        for message in messages:
             channel.send(message)
+        return len(messages)
 
     @property
     def idle(self) -> bool:
@@ -104,6 +107,7 @@ class HeldDocument:
     on_flushed: Callable[[], None] | None = None  # told after pending messages went out
     unsubscribe_updates: Callable[[], None] | None = None
     watcher: asyncio.Task[None] | None = None  # polls the bound file
+    pacer: SendPacer = field(default_factory=SendPacer)
     _flush_scheduled: bool = False
 
     def __post_init__(self) -> None:
@@ -121,15 +125,25 @@ class HeldDocument:
         self.hub.remove(sync.session)
 
     def schedule_flush(self) -> None:
-        """Send pending messages once per event-loop turn: bursts of edits coalesce."""
+        """Send pending messages at the end of this event-loop turn, or, during a burst, when
+        the pacer allows: the edits made meanwhile coalesce."""
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop = asyncio.get_running_loop()
+            delay = self.pacer.delay(loop.time())
+            if delay > 0:
+                loop.call_later(delay, self._flush)
+            else:
+                loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        loop = asyncio.get_running_loop()
+        sent = 0
         for sync in list(self.channels.values()):
-            sync.flush()
+            sent += sync.flush()
+        if sent:
+            self.pacer.sent(loop.time())
         if self.on_flushed is not None:
             self.on_flushed()
 

@@ -280,7 +280,8 @@ class Node:
             entry.binding.document_changed()
         if source is None and not entry.channels and entry.origin_peer is not None:
             entry.edited_while_offline = True
-        self._wake_waiters()
+        # Waiters are woken by the flush just scheduled (`on_flushed`): once per loop turn,
+        # not once per keystroke.
 
     def set_shared(self, doc_id: str, shared: bool) -> None:
         """Make a document visible to peers, or stop sharing it (its channels close)."""

@@ -15,7 +15,7 @@ from editor.core.messages import (
     decode,
     encode,
 )
-from editor.core.sync import DocumentHub, SyncSession
+from editor.core.sync import DocumentHub, SendPacer, SyncSession
 
 
 def make(client_id: int, text: str = "") -> SharedDocument:
@@ -108,16 +108,37 @@ def test_one_pending_update_is_sent_as_is():
     assert len(sent) == 1 and decode(sent[0]) == SyncUpdate(updates[0])
 
 
-def test_several_pending_updates_coalesce_into_one_diff():
-    pair = Pair()
+def test_several_pending_updates_go_out_merged_into_one():
+    pair = Pair("0123456789" * 4)
     pair.handshake()
+    for index in range(20):  # scattered deletions before the run: 20 delete ranges
+        pair.left.delete(index, 1)
+    pair.exchange()
+    state_before_run = pair.right.state_vector()
     pair.left.insert(0, "a")
     pair.left.insert(1, "中")
     pair.left.delete(0, 1)
+    assert pair.requester.pending_updates == 3 and not pair.requester.dirty
     sent = pair.requester.take_sendable()
     assert kinds(sent) == [SyncUpdate]
     pair.responder.receive(sent[0])
-    assert pair.right.text == "中"
+    assert pair.right.text == pair.left.text == "中" + "13579" * 4
+    # Merged, not a diff from the document: the earlier deletions are not repeated.
+    diff = pair.left.encode_state(since=state_before_run)
+    assert len(sent[0]) < len(encode(SyncUpdate(diff))) - 20
+
+
+def test_a_run_longer_than_the_limit_goes_out_as_one_diff():
+    pair = Pair()
+    pair.requester.max_pending_updates = 4
+    pair.handshake()
+    for i in range(5):
+        pair.left.insert(i, str(i))
+    assert pair.requester.dirty and pair.requester.pending_updates == 0
+    sent = pair.requester.take_sendable()
+    assert kinds(sent) == [SyncUpdate]
+    pair.responder.receive(sent[0])
+    assert pair.right.text == "01234"
 
 
 def test_updates_offered_before_step2_is_taken_are_covered_by_it():
@@ -142,9 +163,10 @@ def test_stalled_session_keeps_constant_state_and_converges_in_one_message():
             pair.left.delete(len(pair.left) // 2, 1)
         else:
             pair.left.insert(len(pair.left) // 3, fragments[i % len(fragments)])
-        # O(1): never more than one held update, whatever the number of edits.
-        assert pair.requester._pending_update is None or not pair.requester.dirty
-    assert pair.requester.dirty and pair.requester._pending_update is None
+        # O(1): never more than the held run's limit, whatever the number of edits.
+        assert pair.requester.pending_updates <= pair.requester.max_pending_updates
+        assert pair.requester.pending_updates == 0 or not pair.requester.dirty
+    assert pair.requester.dirty and pair.requester.pending_updates == 0
     assert pair.requester.take_sendable() == []
     pair.requester.add_credit(1)
     sent = pair.requester.take_sendable()
@@ -240,3 +262,17 @@ def test_malformed_and_invalid_input_is_reported():
     with pytest.raises(InvalidUpdate):
         pair.requester.receive(encode(SyncUpdate(b"\x01\x02\x03")))
     assert pair.left.text == before
+
+
+def test_pacer_lets_the_first_message_go_at_once_and_spaces_a_burst():
+    pacer = SendPacer(window=0.001)
+    assert pacer.delay(100.0) == 0.0  # nothing sent yet: no wait
+    pacer.sent(100.0)
+    assert pacer.delay(100.0004) == pytest.approx(0.0006)
+    assert pacer.delay(100.001) == 0.0
+    assert pacer.delay(150.0) == 0.0  # after a quiet spell, at once again
+
+
+def test_pacer_refuses_a_negative_window():
+    with pytest.raises(ValueError):
+        SendPacer(window=-0.001)

@@ -73,6 +73,35 @@ async def test_relay_along_a_chain_includes_deletions() -> None:
         assert at_b.document.text == "🎉adef"
 
 
+async def test_a_burst_of_edits_goes_out_in_few_messages_and_a_lone_keystroke_at_once() -> None:
+    """The send pacer over real TCP: edits made one per loop turn coalesce into about one
+    message per window, and the peer still ends with every edit, deletions included."""
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        document = SharedDocument("burst")
+        entry = alice.add_document(document, "burst.txt", shared=True)
+        joined = await join_from(bob, alice, "burst.txt")
+        sync = next(iter(entry.channels.values()))
+        sent: list[bytes] = []
+        channel_send = sync.channel.send
+        sync.channel.send = lambda data: (sent.append(data), channel_send(data))[1]
+
+        # A lone keystroke after a quiet spell is flushed in the same loop turn as usual.
+        await asyncio.sleep(2 * entry.pacer.window)
+        document.insert(0, "x")
+        await asyncio.sleep(0)
+        assert len(sent) == 1
+
+        edits = 2000
+        for number in range(edits):
+            if number % 5 == 4:
+                document.delete(len(document) // 2, 1)
+            else:
+                document.insert(len(document) // 3, "ab中😀"[number % 4])
+            await asyncio.sleep(0)  # one edit per loop turn, as keystrokes arrive
+        await bob.wait_until(lambda: joined.document.text == document.text, TIMEOUT)
+        assert len(sent) < 1 + edits // 4, f"{len(sent)} messages for {edits} edits"
+
+
 async def test_simultaneous_dials_leave_exactly_one_connection() -> None:
     async with running(config("alice"), config("bob")) as (alice, bob):
         await asyncio.gather(alice.dial("127.0.0.1", bob.port), bob.dial("127.0.0.1", alice.port),
