@@ -165,6 +165,8 @@ class TextIndex:
 
     def utf8_span(self, index: int, length: int) -> tuple[int, int]:
         """UTF-8 byte offsets of the start and end of `length` code points at `index`."""
+        if length < 0:
+            raise ValueError(f"negative length {length}")
         return self.utf8_of(index), self.utf8_of(index + length)
 
     def index_of_utf8(self, offset: int) -> int:

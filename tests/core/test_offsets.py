@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from editor.core.offsets import (
+    AsciiIndex,
     TextIndex,
     index_from_utf8,
     index_from_utf16,
@@ -142,6 +143,33 @@ def test_text_index_follows_edits_like_a_plain_string(initial, ops):
             text = text[:at] + text[at + length :]
         assert index.text == text
     check_index_against_naive(index, text)
+
+
+@settings(max_examples=150)
+@given(tricky_text, st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), tricky_text), max_size=25))
+def test_replace_and_utf8_span_match_a_plain_string(initial, ops):
+    """`utf8_span` then `replace`, as a keystroke uses them, on both kinds of index (the ASCII
+    one sees the same edits with the text made ASCII)."""
+    index, ascii_index = SmallChunks(initial), AsciiIndex(len(initial.encode("ascii", "replace")))
+    text = initial
+    for where, size, inserted in ops:
+        at = int(where * len(text))
+        length = int(size * (len(text) - at))
+        assert index.utf8_span(at, length) == (utf8_offset(text, at), utf8_offset(text, at + length))
+        assert ascii_index.utf8_span(at, length) == (at, at + length)
+        index.replace(at, length, inserted)
+        ascii_index.replace(at, length, inserted.encode("ascii", "replace").decode())
+        text = text[:at] + inserted + text[at + length:]
+        assert index.text == text and len(ascii_index) == len(text)
+    for bad_start, bad_length in ((-1, 0), (0, len(text) + 1), (len(text), -1)):
+        for checked in (index, ascii_index):
+            with pytest.raises(ValueError):
+                checked.utf8_span(bad_start, bad_length)
+            with pytest.raises(ValueError):
+                checked.replace(bad_start, bad_length, "x")
+    with pytest.raises(ValueError):
+        ascii_index.replace(0, 0, "é")
+    assert index.text == text and len(ascii_index) == len(text)
 
 
 def test_text_index_rejects_bad_edits_without_changing():
