@@ -41,13 +41,11 @@ TARGET_RATIO = 1.5
 TARGET_CADENCE = 100
 
 
-def replay_pycrdt_alone(trace: Trace) -> float:
-    """Seconds to replay the trace into a bare pycrdt Doc, one transaction per patch."""
-    doc = Doc()
-    text = doc.get("text", type=Text)
+def replay_into(doc: Doc, text: Text, trace: Trace, origin: str | None = None) -> float:
+    """Seconds to replay the trace into `text`, one transaction per patch."""
     started = time.perf_counter()
     for position, deleted, inserted in trace.patches:  # ASCII: code points == UTF-8 bytes
-        with doc.transaction():
+        with doc.transaction(origin=origin):
             if deleted:
                 del text[position:position + deleted]
             if inserted:
@@ -56,6 +54,12 @@ def replay_pycrdt_alone(trace: Trace) -> float:
     if str(text) != trace.end_content:
         raise AssertionError("pycrdt replay did not reproduce the trace's final text")
     return elapsed
+
+
+def replay_pycrdt_alone(trace: Trace) -> float:
+    """Seconds to replay the trace into a bare pycrdt Doc, one transaction per patch."""
+    doc = Doc()
+    return replay_into(doc, doc.get("text", type=Text), trace)
 
 
 def replay_pycrdt_with_undo_and_updates(trace: Trace) -> float:
@@ -67,17 +71,21 @@ def replay_pycrdt_with_undo_and_updates(trace: Trace) -> float:
     doc.observe(lambda event: updates.append(event.update))
     undo = UndoManager(scopes=[text], capture_timeout_millis=500)
     undo.include_origin("typing")
-    started = time.perf_counter()
-    for position, deleted, inserted in trace.patches:
-        with doc.transaction(origin="typing"):
-            if deleted:
-                del text[position:position + deleted]
-            if inserted:
-                text.insert(position, inserted)
-    elapsed = time.perf_counter() - started
-    if str(text) != trace.end_content or len(updates) != len(trace.patches):
-        raise AssertionError("pycrdt replay did not reproduce the trace")
+    elapsed = replay_into(doc, text, trace, origin="typing")
+    if len(updates) != len(trace.patches):
+        raise AssertionError("the update observer missed transactions")
     return elapsed
+
+
+async def type_trace(document: SharedDocument, trace: Trace, yield_every: int) -> float:
+    """Type every patch as one local edit, yielding to the event loop every `yield_every`
+    patches; return the seconds it took."""
+    started = time.monotonic()
+    for number, (position, deleted, inserted) in enumerate(trace.patches, 1):
+        document.replace(position, deleted, inserted)
+        if number % yield_every == 0:
+            await asyncio.sleep(0)
+    return time.monotonic() - started
 
 
 async def type_without_peers(trace: Trace, yield_every: int) -> float:
@@ -85,12 +93,7 @@ async def type_without_peers(trace: Trace, yield_every: int) -> float:
     async with Node(NodeConfig(name="bench-typist", listen_host=None)) as node:
         document = SharedDocument("bench")
         node.add_document(document, "bench.txt", shared=True)
-        started = time.monotonic()
-        for number, (position, deleted, inserted) in enumerate(trace.patches, 1):
-            document.replace(position, deleted, inserted)
-            if number % yield_every == 0:
-                await asyncio.sleep(0)
-        return time.monotonic() - started
+        return await type_trace(document, trace, yield_every)
 
 
 async def replay_live(trace: Trace, port: int, holder: Child, yield_every: int) -> tuple[float, float]:
@@ -99,11 +102,7 @@ async def replay_live(trace: Trace, port: int, holder: Child, yield_every: int) 
         entry = await joined(node, port, "bench.txt")
         document = entry.document
         started = time.monotonic()
-        for number, (position, deleted, inserted) in enumerate(trace.patches, 1):
-            document.replace(position, deleted, inserted)
-            if number % yield_every == 0:
-                await asyncio.sleep(0)
-        typed = time.monotonic() - started
+        typed = await type_trace(document, trace, yield_every)
         # Wait in a thread: this loop must keep running to send what is still pending.
         words = await asyncio.to_thread(holder.expect, "done", 600)
         done_at = float(words[0])

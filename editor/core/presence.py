@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from editor.core.document import validate_anchor
 from editor.core.messages import AwarenessEntry
+from editor.core.pacing import SendPacer
 
 __all__ = [
     "DEFAULT_OUTDATED_TIMEOUT",
@@ -76,8 +77,7 @@ class PresenceThrottle:
     """
 
     def __init__(self, interval: float = DEFAULT_SEND_INTERVAL) -> None:
-        self.interval = interval
-        self._last_sent: float | None = None
+        self._pacer = SendPacer(interval)
         self._held: PresenceState | None = None
 
     @property
@@ -85,12 +85,13 @@ class PresenceThrottle:
         """When `due` will return the held state; None if nothing is held."""
         if self._held is None:
             return None
-        return self._last_sent + self.interval if self._last_sent is not None else 0.0
+        allowed = self._pacer.next_allowed
+        return allowed if allowed is not None else 0.0
 
     def offer(self, state: PresenceState, now: float) -> PresenceState | None:
         """Our presence changed to `state` at `now`: the state to send now, or None."""
-        if self._last_sent is None or now - self._last_sent >= self.interval:
-            self._last_sent = now
+        if self._pacer.delay(now) == 0:
+            self._pacer.sent(now)
             self._held = None
             return state
         self._held = state
@@ -102,7 +103,7 @@ class PresenceThrottle:
         if due_at is None or now < due_at:
             return None
         state, self._held = self._held, None
-        self._last_sent = now
+        self._pacer.sent(now)
         return state
 
 

@@ -39,15 +39,12 @@ from editor.core.messages import (
     encode,
 )
 
-__all__ = ["DEFAULT_MAX_PENDING_BYTES", "DEFAULT_MAX_PENDING_UPDATES", "DEFAULT_SEND_WINDOW", "DocumentHub", "SendPacer", "SyncSession"]
+__all__ = ["DEFAULT_MAX_PENDING_BYTES", "DEFAULT_MAX_PENDING_UPDATES", "DocumentHub", "SyncSession"]
 
 DEFAULT_MAX_PENDING_BYTES: Final = 64 * 1024
 # Merging costs grow with the count (measured on automerge-paper's keystrokes: 9 us for 32,
 # 68 us for 128, 140 us for 256); beyond this many the session falls back to one diff.
 DEFAULT_MAX_PENDING_UPDATES: Final = 32
-# A person types a key every 50 ms or more, so keystrokes never wait; a burst (a paste, a
-# script, a replay at machine speed) goes out as one message per millisecond.
-DEFAULT_SEND_WINDOW: Final = 0.001
 
 
 class _Reply(enum.Enum):
@@ -245,26 +242,3 @@ class DocumentHub:
             if source is None or session.source != source:
                 session.offer_update(update)
 
-
-class SendPacer:
-    """When a document's pending messages may go out: at once after a quiet spell, and then at
-    most once per `window` seconds while changes keep coming, so that a burst of edits costs
-    one message per window instead of one per edit (measured: framing and writing a message
-    costs the sender more than the edit itself; the updates held meanwhile coalesce in each
-    `SyncSession` into one diff). Times are in seconds on any monotonic clock."""
-
-    def __init__(self, window: float = DEFAULT_SEND_WINDOW) -> None:
-        if window < 0:
-            raise ValueError(f"the send window must not be negative, got {window}")
-        self.window = window
-        self._last_sent: float | None = None
-
-    def delay(self, now: float) -> float:
-        """Seconds to wait before sending, from `now`."""
-        if self._last_sent is None:
-            return 0.0
-        return max(0.0, self._last_sent + self.window - now)
-
-    def sent(self, now: float) -> None:
-        """Messages went out at `now`."""
-        self._last_sent = now

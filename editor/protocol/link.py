@@ -274,7 +274,10 @@ class Link:
             route, doc_id = self._route_of(payload, Interaction.FIRE_AND_FORGET)
             self._require_ready()
         except _Refusal as refusal:
-            log.warning("dropped a fire-and-forget from %s: %s", self.describe_peer(), refusal)
+            # A cursor update that crosses our own close is expected, not worth a warning.
+            closing = self._state in (LinkState.CLOSING, LinkState.CLOSED)
+            log.log(logging.DEBUG if closing else logging.WARNING,
+                    "dropped a fire-and-forget from %s: %s", self.describe_peer(), refusal)
             return
         method = "documents_changed" if route is Route.DOCS_CHANGED else "presence_received"
         try:

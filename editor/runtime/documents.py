@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Callable
 
 from editor.core.document import SharedDocument
 from editor.core.presence import LocalPresence, Participants, PresenceThrottle
-from editor.core.sync import DocumentHub, SendPacer, SyncSession
+from editor.core.pacing import SendPacer
+from editor.core.sync import DocumentHub, SyncSession
 from editor.runtime.events import SyncStatus
 
 if TYPE_CHECKING:

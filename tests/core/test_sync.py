@@ -15,7 +15,7 @@ from editor.core.messages import (
     decode,
     encode,
 )
-from editor.core.sync import DocumentHub, SendPacer, SyncSession
+from editor.core.sync import DocumentHub, SyncSession
 
 
 def make(client_id: int, text: str = "") -> SharedDocument:
@@ -262,17 +262,3 @@ def test_malformed_and_invalid_input_is_reported():
     with pytest.raises(InvalidUpdate):
         pair.requester.receive(encode(SyncUpdate(b"\x01\x02\x03")))
     assert pair.left.text == before
-
-
-def test_pacer_lets_the_first_message_go_at_once_and_spaces_a_burst():
-    pacer = SendPacer(window=0.001)
-    assert pacer.delay(100.0) == 0.0  # nothing sent yet: no wait
-    pacer.sent(100.0)
-    assert pacer.delay(100.0004) == pytest.approx(0.0006)
-    assert pacer.delay(100.001) == 0.0
-    assert pacer.delay(150.0) == 0.0  # after a quiet spell, at once again
-
-
-def test_pacer_refuses_a_negative_window():
-    with pytest.raises(ValueError):
-        SendPacer(window=-0.001)
