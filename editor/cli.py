@@ -101,8 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("address", type=peer_address, metavar="HOST:PORT")
     edit.add_argument("doc", metavar="DOC", help="document id or title")
     action = edit.add_mutually_exclusive_group(required=True)
-    action.add_argument("--insert", nargs=2, metavar=("POS", "TEXT"))
-    action.add_argument("--delete", nargs=2, metavar=("POS", "LEN"))
+    action.add_argument("--insert", nargs=2, metavar=("POS", "TEXT"),
+                        help="insert TEXT before character POS (counted from 0, in code points)")
+    action.add_argument("--delete", nargs=2, metavar=("POS", "LEN"),
+                        help="delete LEN characters from character POS")
     action.add_argument("--append", metavar="TEXT")
 
     peers = commands.add_parser("peers", help="list the peers seen on the network")
@@ -117,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     if _is_for_the_app(args_list, _command_names(parser)):
         return _launch_app(args_list)
     args = parser.parse_args(args_list)
-    # The self-test reports its own progress; the peers' connection log would drown it.
-    _configure_logging(args.verbose, quiet=args.self_test)
+    # The self-test and the one-shot client commands report their own outcome; the connection
+    # log, useful from a long-running `serve`, would only clutter their output.
+    _configure_logging(args.verbose, quiet=args.self_test or args.command not in ("serve", None))
     if args.self_test:
         from editor.selftest import run_self_test
 
@@ -289,15 +292,20 @@ async def _edit(args: argparse.Namespace) -> int:
     async with _client_node(args.address) as (node, link):
         entry = await _joined(node, link, args.doc)
         document = entry.document
+        length = len(document)
+        if args.insert is not None:
+            position, count, text = _whole_number(args.insert[0], "POS"), 0, args.insert[1]
+        elif args.delete is not None:
+            position, count, text = _whole_number(args.delete[0], "POS"), _whole_number(args.delete[1], "LEN"), ""
+        else:
+            position, count, text = length, 0, args.append
+        if position + count > length:
+            raise CommandError(EXIT_BAD_POSITION, f"bad position: {position}" + (f"+{count}" if count else "")
+                               + f" is past the end of {args.doc!r} ({length} characters)")
         try:
-            if args.insert is not None:
-                document.insert(int(args.insert[0]), args.insert[1])
-            elif args.delete is not None:
-                document.delete(int(args.delete[0]), int(args.delete[1]))
-            else:
-                document.insert(len(document), args.append)
+            document.replace(position, count, text)
         except ValueError as error:
-            raise CommandError(EXIT_BAD_POSITION, f"bad position: {error}") from None
+            raise CommandError(EXIT_ERROR, f"cannot apply the edit: {error}") from None  # e.g. undecodable TEXT
         try:
             # Sent means handed to the socket; the ping after it returns only once the peer's
             # single receive loop has processed (and so applied) everything sent before it.
@@ -307,6 +315,16 @@ async def _edit(args: argparse.Namespace) -> int:
         except TimeoutError:
             raise CommandError(EXIT_TIMEOUT, "the peer did not confirm the edit in time") from None
     return EXIT_OK
+
+
+def _whole_number(text: str, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise CommandError(EXIT_BAD_POSITION, f"bad position: {what} must be a whole number, got {text!r}")
+    return value
 
 
 async def _peers(args: argparse.Namespace) -> int:

@@ -24,6 +24,13 @@ character before it. A position at the very end with `Assoc.AFTER` is emitted as
 `{"tname": "text", "assoc": 0}`, as Yjs does (it resolves to the end of the text). Yjs may also
 send `"type": {"client", "clock"}` for nested types; Chorus has none, so such anchors never
 resolve. `assoc` may be omitted (Yjs reads it as 0).
+
+Embeds. A Chorus text is plain text, but a foreign Yjs client may put an embed (an object or a
+nested type) or formatting into it. Formatting takes no room and is ignored. An embed is no text
+yet counts as one unit in pycrdt's offsets: while the remote transaction that brought it is
+walked, it stands in the index as one byte and in the reported changes as `EMBED_PLACEHOLDER`;
+right after, the document deletes every embed in a transaction of its own, which goes to every
+peer (the sender included), so all replicas converge on plain text.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from editor.core.offsets import AsciiIndex, TextIndex, utf8_length
 from editor.core.textdiff import minimal_edit
 
 __all__ = [
+    "EMBED_PLACEHOLDER",
     "Assoc",
     "ChangeOrigin",
     "InvalidUpdate",
@@ -58,6 +66,10 @@ __all__ = [
 
 TEXT_NAME: Final = "text"
 EMPTY_UPDATE: Final = b"\x00\x00"
+# How an embed shows in reported changes (U+FFFC OBJECT REPLACEMENT CHARACTER), and the one-byte
+# character that stands for it in the index while it is there (module docstring, "Embeds").
+EMBED_PLACEHOLDER: Final = "\ufffc"
+_EMBED_STAND_IN: Final = "\x00"
 
 
 class InvalidUpdate(ValueError):
@@ -123,6 +135,7 @@ class _Applying:
     activity: _Activity
     source: object | None
     changes: list[TextChange]
+    embedded: bool = False  # the transaction brought an embed (module docstring, "Embeds")
 
 
 class _Outgoing(NamedTuple):
@@ -198,12 +211,6 @@ def _carries_structs(update: bytes) -> bool:
     """True if an update holds structs (its first varUint counts the clients with structs)."""
     return update[:1] != b"\x00"
 
-
-def _inserted_text(op: dict[str, Any]) -> str:
-    inserted = op["insert"]
-    if not isinstance(inserted, str):
-        raise RuntimeError(f"unsupported embed in the text: {inserted!r}")
-    return inserted
 
 
 def _check_id(value: object, what: str) -> int:
@@ -494,8 +501,40 @@ class SharedDocument:
         finally:
             self._text.unobserve(text_events)
             self._applying = None
+        if applying.embedded:
+            self._remove_embeds()
         self._deliver()
         return applying if return_record else result
+
+    def _remove_embeds(self) -> None:
+        """Delete every embed from the text in one transaction of our own, sent to every peer;
+        the changes report each placeholder's deletion (module docstring, "Embeds")."""
+        pieces: list[str] = []
+        positions: list[int] = []  # code point indices of the embeds, ascending
+        length = 0
+        for content, _attributes in self._text.diff():
+            if isinstance(content, str):
+                pieces.append(content)
+                length += len(content)
+            else:
+                pieces.append(_EMBED_STAND_IN)
+                positions.append(length)
+                length += 1
+        text = "".join(pieces)
+        self._index = AsciiIndex(len(text)) if text.isascii() else TextIndex(text)
+        changes: list[TextChange] = []
+        self._applying = _Applying(_Activity.REMOTE, None, changes)
+        try:
+            with self._doc.transaction(origin=_REMOTE_ORIGIN):
+                for position in reversed(positions):
+                    offset = self._index.utf8_of(position)
+                    del self._text[offset:offset + 1]
+                    self._index.delete(position, 1)
+                    changes.append(TextDeleted(position, 1))
+        except BaseException as exc:
+            _reraise_translated(exc, InvalidUpdate, "cannot remove an embed")
+        finally:
+            self._applying = None
 
     def _on_text_event(self, event: TextEvent) -> None:
         """Keep the index in step and record code-point changes (bookkeeping only)."""
@@ -503,7 +542,7 @@ class SharedDocument:
         if applying is None:
             raise RuntimeError("the text changed outside SharedDocument")
         if isinstance(self._index, AsciiIndex):
-            self._record_ascii_delta(event.delta, applying.changes)
+            self._record_ascii_delta(event.delta, applying)
             return
         changes = applying.changes
         position = 0  # UTF-8 offset into the text as changed so far
@@ -511,18 +550,24 @@ class SharedDocument:
             if "retain" in op:
                 position += op["retain"]
             elif "insert" in op:
-                inserted = _inserted_text(op)
+                inserted = op["insert"]
                 index = self._index.index_of_utf8(position)
-                self._index.insert(index, inserted)
-                changes.append(TextInserted(index, inserted))
-                position += utf8_length(inserted)
+                if isinstance(inserted, str):
+                    self._index.insert(index, inserted)
+                    changes.append(TextInserted(index, inserted))
+                    position += utf8_length(inserted)
+                else:
+                    applying.embedded = True
+                    self._index.insert(index, _EMBED_STAND_IN)
+                    changes.append(TextInserted(index, EMBED_PLACEHOLDER))
+                    position += 1
             elif "delete" in op:
                 start = self._index.index_of_utf8(position)
                 end = self._index.index_of_utf8(position + op["delete"])
                 self._index.delete(start, end - start)
                 changes.append(TextDeleted(start, end - start))
 
-    def _record_ascii_delta(self, delta: list[dict[str, Any]], changes: list[TextChange]) -> None:
+    def _record_ascii_delta(self, delta: list[dict[str, Any]], applying: _Applying) -> None:
         """The delta walk while the text was ASCII: retain and delete count bytes of the text as
         it was (ASCII, so bytes are code points); inserted text counts its own code points."""
         index = 0
@@ -532,13 +577,17 @@ class SharedDocument:
             if "retain" in op:
                 index += op["retain"]
             elif "insert" in op:
-                inserted = _inserted_text(op)
+                inserted = op["insert"]
+                if not isinstance(inserted, str):
+                    # One unit, as in pycrdt's offsets; `_remove_embeds` rebuilds the index.
+                    applying.embedded = True
+                    inserted = EMBED_PLACEHOLDER
                 all_ascii = all_ascii and inserted.isascii()
                 recorded.append(TextInserted(index, inserted))
                 index += len(inserted)
             elif "delete" in op:
                 recorded.append(TextDeleted(index, op["delete"]))
-        changes.extend(recorded)
+        applying.changes.extend(recorded)
         if all_ascii:
             for change in recorded:
                 if isinstance(change, TextInserted):

@@ -72,7 +72,8 @@ async def open_dialed(stream: ByteStream, hello: Hello, handler: LinkHandler, *,
         ended = link._end
         if ended is not None and ended.kind is EndKind.SETUP_REJECTED:
             raise SetupRejected(ended.reason) from None
-        raise LinkClosed(f"could not connect to {stream.remote_address}: {error}") from None
+        # The caller names the address; say only what went wrong (no "link closed: " twice).
+        raise LinkClosed(error.reason if isinstance(error, LinkClosed) else str(error)) from None
     except BaseException:
         await asyncio.shield(link.close("dial cancelled"))
         raise

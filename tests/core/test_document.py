@@ -473,3 +473,77 @@ def test_the_first_non_ascii_character_switches_to_chunked_offsets_everywhere() 
     local.undo()
     assert local.text == "plain 😀éascii text!"
     assert local.resolve_anchor(local.anchor_at(8)) == 8
+
+
+# -- embeds and formatting from foreign Yjs clients ---------------------------------------------
+
+
+def _foreign_replica(doc: SharedDocument):
+    """A bare pycrdt replica of `doc`, standing for a Yjs client that uses rich-text features."""
+    from pycrdt import Doc, Text
+
+    foreign = Doc()
+    text = foreign.get("text", type=Text)
+    foreign.apply_update(doc.encode_state())
+    return foreign, text
+
+
+def _foreign_byte_offset(text, index: int) -> int:
+    """pycrdt's offset of code point `index` of the plain text (each embed counts one)."""
+    offset = 0
+    for content, _attributes in text.diff():
+        if not isinstance(content, str):
+            offset += 1
+            continue
+        if index <= len(content):
+            return offset + len(content[:index].encode())
+        offset += len(content.encode())
+        index -= len(content)
+    return offset
+
+
+@settings(max_examples=60)
+@given(tricky_text, st.lists(st.tuples(st.sampled_from(["embed", "map", "bold", "text"]),
+                                       st.floats(0, 1), tricky_text), min_size=1, max_size=6))
+def test_embeds_from_a_foreign_client_are_removed_everywhere_and_formatting_is_ignored(initial, edits):
+    from pycrdt import Map
+
+    local = make(1, initial)
+    foreign, ftext = _foreign_replica(local)
+    view = local.text
+    patches: list[list[TextChange]] = []
+    local.subscribe_changes(lambda changes, origin: patches.append(changes))
+    sent_back: list[tuple[bytes, object]] = []
+    local.subscribe_updates(lambda update, source: sent_back.append((update, source)))
+    before = foreign.get_state()
+    with foreign.transaction():
+        for kind, where, text in edits:
+            plain = str(ftext)
+            at = _foreign_byte_offset(ftext, int(where * len(plain)))
+            if kind == "embed":
+                ftext.insert_embed(at, {"image": "cat.png"})
+            elif kind == "map":
+                ftext.insert_embed(at, Map({"k": 1}))
+            elif kind == "bold":
+                end = _foreign_byte_offset(ftext, len(plain))
+                if end > at:
+                    ftext.format(at, end, {"bold": True})  # start and stop, in pycrdt's offsets
+            else:
+                ftext.insert(at, text, {"italic": True})
+    expected = str(ftext)
+    local.apply_update(foreign.get_update(before), "foreign")
+    assert local.text == expected and len(local) == len(expected)
+    for changes in patches:
+        view = apply_changes(view, changes)
+    assert view == expected
+    # The removal goes to every peer, the foreign client included, and leaves it plain text.
+    for update, source in sent_back:
+        foreign.apply_update(update)
+    assert [content for content, _ in ftext.diff() if not isinstance(content, str)] == []
+    assert str(ftext) == expected
+    # Positions stay right afterwards.
+    local.insert(len(local), "end")
+    local.insert(0, "start")
+    assert local.text == "start" + expected + "end"
+    if any(kind in ("embed", "map") for kind, _, _ in edits):
+        assert any(source is None for _, source in sent_back)

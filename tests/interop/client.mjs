@@ -5,15 +5,17 @@
 // `rsocket-composite-metadata`).
 //
 //   node client.mjs HOST PORT DOC [--insert POS TEXT]... [--delete POS LEN]... [--append TEXT]...
-//                   [--expect SUBSTRING]... [--expect-participant NAME]... [--timeout S]
-//                   [--name NAME] [--verbose]
+//                   [--embed POS]... [--bold POS LEN]... [--expect SUBSTRING]... [--expect-plain]
+//                   [--expect-participant NAME]... [--timeout S] [--name NAME] [--verbose]
 //
 // DOC is a document title (or id) as listed by the peer's `docs` route. Edits are applied in
 // the order given, once the initial sync is done; POS and LEN count Unicode code points, as
 // everywhere in Chorus (Yjs itself counts UTF-16 code units). The client publishes its presence,
-// then waits until the text contains every --expect substring (edits other peers make) and
-// the presence of every --expect-participant has arrived, prints
-// {"doc", "title", "text", "participants"} as one line of JSON on stdout and exits 0.
+// then waits until the text contains every --expect substring (edits other peers make), holds
+// no embed if --expect-plain is given, and the presence of every --expect-participant has
+// arrived, prints {"doc", "title", "text", "embeds", "participants"} as one line of JSON on
+// stdout and exits 0. --embed and --bold use rich-text features Chorus does not use (a Chorus
+// peer removes embeds from its plain text and ignores formatting).
 // Exit codes follow the `chorus` command: 1 error, 2 usage, 3 unreachable, 4 unknown
 // document, 5 bad position, 6 timeout; the reason is one line on stderr.
 
@@ -64,13 +66,13 @@ class ClientError extends Error {
 }
 
 const USAGE = "usage: node client.mjs HOST PORT DOC [--insert POS TEXT]... [--delete POS LEN]... " +
-  "[--append TEXT]... [--expect SUBSTRING]... [--expect-participant NAME]... [--timeout S] " +
+  "[--append TEXT]... [--embed POS]... [--bold POS LEN]... [--expect SUBSTRING]... [--expect-plain] [--expect-participant NAME]... [--timeout S] " +
   "[--name NAME] [--verbose]";
 
 /** Parse argv into {host, port, doc, edits, expect, participants, timeoutMs, name, verbose}; ClientError(usage) if wrong. */
 function parseArguments(argv) {
   const positional = [];
-  const options = { edits: [], expect: [], participants: [], timeoutMs: 20_000, name: "yjs-node", verbose: false };
+  const options = { edits: [], expect: [], expectPlain: false, participants: [], timeoutMs: 20_000, name: "yjs-node", verbose: false };
   const take = (i, count, flag) => {
     if (i + count >= argv.length) throw new ClientError(EXIT.usage, `${flag} needs ${count} argument(s)\n${USAGE}`);
     return argv.slice(i + 1, i + 1 + count);
@@ -94,6 +96,20 @@ function parseArguments(argv) {
         i += 2;
         break;
       }
+      case "--embed":
+        // Rich-text features Chorus does not use: an embedded object, and bold formatting.
+        options.edits.push({ kind: "embed", pos: count(take(i, 1, flag)[0], flag) });
+        i += 1;
+        break;
+      case "--bold": {
+        const [pos, length] = take(i, 2, flag);
+        options.edits.push({ kind: "bold", pos: count(pos, flag), length: count(length, flag) });
+        i += 2;
+        break;
+      }
+      case "--expect-plain":
+        options.expectPlain = true;
+        break;
       case "--append":
         options.edits.push({ kind: "append", text: take(i, 1, flag)[0] });
         i += 1;
@@ -428,12 +444,22 @@ function startLiveness(rsocket, lastHeard, onSilent) {
   return { stop: () => clearInterval(timer) };
 }
 
+/** How many embeds (non-string content) the text holds. */
+function embedCount(ytext) {
+  return ytext.toDelta().filter((op) => typeof op.insert !== "string").length;
+}
+
 function applyEdit(ytext, edit) {
   const text = ytext.toString();
   if (edit.kind === "append") {
     ytext.insert(text.length, edit.text);
   } else if (edit.kind === "insert") {
     ytext.insert(utf16Offset(text, edit.pos), edit.text);
+  } else if (edit.kind === "embed") {
+    ytext.insertEmbed(utf16Offset(text, edit.pos), { image: "cat.png" });
+  } else if (edit.kind === "bold") {
+    const start = utf16Offset(text, edit.pos);
+    ytext.format(start, utf16Offset(text, edit.pos + edit.length) - start, { bold: true });
   } else {
     const start = utf16Offset(text, edit.pos);
     ytext.delete(start, utf16Offset(text, edit.pos + edit.length) - start);
@@ -548,6 +574,7 @@ async function run(options, log) {
       const check = () => {
         const present = participants();
         if (channel.idle && options.expect.every((s) => ytext.toString().includes(s))
+            && (!options.expectPlain || embedCount(ytext) === 0)
             && options.participants.every((name) => present.includes(name))) {
           channel.progress.delete(check);
           awareness.off("change", check);
@@ -562,7 +589,8 @@ async function run(options, log) {
     // last update, it has that update.
     await ask("ping");
 
-    const result = { doc: entry.id, title: entry.title, text: ytext.toString(), participants: seen };
+    const result = { doc: entry.id, title: entry.title, text: ytext.toString(), embeds: embedCount(ytext),
+      participants: seen };
     // Leaving: a null state tells the others to drop our caret at once.
     awareness.setLocalState(null);
     return result;

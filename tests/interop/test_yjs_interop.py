@@ -216,3 +216,20 @@ def test_unknown_document_is_reported_with_what_the_peer_shares(tmp_path, peers,
     lost = client(a, "missing.txt")
     assert lost.wait_exit() == EXIT_UNKNOWN_DOCUMENT, "\n".join(lost.trace)
     assert "no document 'missing.txt'" in lost.trace[-1] and "notes.txt" in lost.trace[-1]
+
+
+def test_embeds_from_a_rich_text_yjs_client_are_removed_and_formatting_is_harmless(tmp_path, peers, client) -> None:
+    a, b, files = share_and_mirror(tmp_path, peers, "😀 plain 中文\n")
+    # A Yjs editor with rich text embeds an image after the emoji, makes a word bold and types;
+    # Chorus documents are plain text: every peer removes the embed (the Yjs client sees it go)
+    # and keeps the typed text, and positions stay right for edits made afterwards.
+    result = client(b, "notes.txt", "--embed", "1", "--bold", "3", "5", "--insert", "0", "yjs ",
+                    "--expect-plain").finish(a, b)
+    expected = "yjs 😀 plain 中文\n"
+    assert result["text"] == expected and result["embeds"] == 0
+    wait_for_files(files, expected)
+    edit = run_chorus("edit", a.address, "notes.txt", "--insert", "5", "!")
+    assert edit.returncode == 0, edit.stderr
+    wait_for_files(files, "yjs 😀! plain 中文\n")
+    assert cat(b, "notes.txt") == "yjs 😀! plain 中文\n"
+    assert_no_complaints(a, b)

@@ -252,3 +252,20 @@ def test_keystroke_cost_on_a_large_emoji_cjk_document(qtbot):
           f"{median * 1e3:.3f} ms, max {max(binding.durations) * 1e3:.3f} ms")
     assert median < 0.002
     assert binding.mismatch() is None
+
+
+def test_an_embed_from_a_rich_text_client_never_shows_and_the_caret_stays(qtbot):
+    from pycrdt import Doc, Text
+
+    peer = Peer(qtbot, "caf\u00e9 \U0001F600 bar\n")
+    place_caret(peer.editor, utf16_offset(peer.document.text, 9))  # before "bar"
+    foreign = Doc()
+    ftext = foreign.get("text", type=Text)
+    foreign.apply_update(peer.document.encode_state())
+    before = foreign.get_state()
+    ftext.insert_embed(2, {"image": "cat.png"})  # pycrdt offsets: after "ca"
+    ftext.insert(0, "\u4e2d ")
+    peer.document.apply_update(foreign.get_update(before), "foreign")
+    assert peer.editor.toPlainText() == "\u4e2d caf\u00e9 \U0001F600 bar\n" == peer.document.text
+    assert peer.caret() == (utf16_offset(peer.document.text, 11),) * 2
+    peer.check()
