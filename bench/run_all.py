@@ -23,7 +23,7 @@ DOCUMENT = REPO / "docs" / "benchmarks.md"
 ANALYSIS = BENCH / "analysis.md"
 RESULTS = BENCH / "results"
 BENCHMARKS = ("keystroke_latency", "trace_replay", "join", "idle_memory", "stalled_receiver",
-              "discovery_timing", "app_startup", "app_typing", "bundle")
+              "presence_cost", "discovery_timing", "app_startup", "app_typing", "bundle")
 QUICK_ARGUMENTS = {
     "keystroke_latency": ["--keystrokes", "300"],
     "trace_replay": ["--repeats", "1", "--limit", "30000"],
@@ -33,7 +33,7 @@ QUICK_ARGUMENTS = {
     "app_startup": ["--runs", "3"],
     "bundle": ["--runs", "2"],
 }
-TRACE_USERS = ("trace_replay", "join", "stalled_receiver")
+TRACE_USERS = ("trace_replay", "join", "stalled_receiver", "presence_cost")
 
 
 def run_benchmark(name: str, extra: list[str]) -> dict[str, Any]:

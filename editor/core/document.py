@@ -45,6 +45,7 @@ from typing import Any, Final, NamedTuple, NoReturn, TypeAlias
 from pycrdt import Assoc, Doc, Text, TextEvent, TransactionEvent, UndoManager, get_update
 from pycrdt import merge_updates as _merge_updates
 
+from editor.core.anchor_cache import AnchorCache
 from editor.core.anchors import ascii_item_id_at, ascii_locate_unit, item_id_at, locate_unit
 from editor.core.lib0 import MAX_SAFE_INTEGER, Reader, TruncatedData, read_state_vector
 from editor.core.offsets import AsciiIndex, TextIndex, utf8_length
@@ -275,6 +276,9 @@ class SharedDocument:
         self._doc.observe(self._on_transaction)
         self._undo = UndoManager(scopes=[self._text], capture_timeout_millis=capture_timeout_ms)
         self._undo.include_origin(_LOCAL_ORIGIN)
+        # Where recently used anchors are, moved along with every change (probing pycrdt for
+        # them costs milliseconds on non-ASCII text).
+        self._anchors = AnchorCache()
 
     # -- reading ------------------------------------------------------------------------
 
@@ -362,6 +366,8 @@ class SharedDocument:
             _reraise_translated(exc, ValueError, "local edit failed")
         finally:
             self._applying = None
+        if self._anchors:
+            self._anchors.replaced(index, length, len(text))
         self._deliver()
 
     def set_text(self, new_text: str) -> None:
@@ -426,6 +432,10 @@ class SharedDocument:
             return {"tname": TEXT_NAME, "assoc": int(Assoc.AFTER)}
         if assoc is Assoc.BEFORE and index == 0:
             return {"tname": TEXT_NAME, "assoc": int(Assoc.BEFORE)}
+        after = assoc is Assoc.AFTER
+        known = self._anchors.item_at(index, after)
+        if known is not None:
+            return {"item": {"client": known[0], "clock": known[1]}, "assoc": int(assoc)}
         with _translated(RuntimeError, "cannot create an anchor"):
             if isinstance(self._index, AsciiIndex):
                 # All ASCII: pycrdt's ids are exact, no probing (measured: 5 ms -> microseconds).
@@ -436,6 +446,7 @@ class SharedDocument:
                 # BEFORE sticks to the last UTF-16 unit of the character before the position.
                 client, clock = item_id_at(self._text, self._index, index - 1)
                 clock += self._index.utf16_of(index) - self._index.utf16_of(index - 1) - 1
+        self._anchors.remember(client, clock, after, index, created=True)
         return {"item": {"client": client, "clock": clock}, "assoc": int(assoc)}
 
     def resolve_anchor(self, anchor: dict[str, Any]) -> int | None:
@@ -451,6 +462,9 @@ class SharedDocument:
             # Yjs: a type-relative position is the end (AFTER) or the start (BEFORE).
             return len(self._index) if after else 0
         client, clock = normal["item"]["client"], normal["item"]["clock"]
+        known = self._anchors.position(client, clock, after)
+        if known is not None:
+            return known
         # Resolving an item this replica has not integrated makes pycrdt panic.
         if clock >= read_state_vector(self._doc.get_state()).get(client, 0):
             return None
@@ -464,7 +478,10 @@ class SharedDocument:
         offset, visible = located
         if visible and not after:
             offset += 1  # BEFORE: just after the unit it sticks to
-        return self._index_of_utf16_rounded(offset, up=not after)
+        position = self._index_of_utf16_rounded(offset, up=not after)
+        if visible and self._index.utf16_of(position) == offset:
+            self._anchors.remember(client, clock, after, position, created=False)
+        return position
 
     def _index_of_utf16_rounded(self, offset: int, *, up: bool) -> int:
         """Code point index of a UTF-16 offset; inside a surrogate pair, round down or up."""
@@ -497,10 +514,12 @@ class SharedDocument:
                 # The undo manager opens its own transaction under its own origin.
                 result = action()
         except BaseException as exc:
+            self._anchors.clear()  # the text may have changed in ways not recorded
             _reraise_translated(exc, error, what)
         finally:
             self._text.unobserve(text_events)
             self._applying = None
+        self._follow_anchors(applying.changes)
         if applying.embedded:
             self._remove_embeds()
         self._deliver()
@@ -532,9 +551,22 @@ class SharedDocument:
                     self._index.delete(position, 1)
                     changes.append(TextDeleted(position, 1))
         except BaseException as exc:
+            self._anchors.clear()
             _reraise_translated(exc, InvalidUpdate, "cannot remove an embed")
         finally:
             self._applying = None
+        self._follow_anchors(changes)
+
+    def _follow_anchors(self, changes: list[TextChange]) -> None:
+        """Move the remembered anchors through `changes`, in order."""
+        anchors = self._anchors
+        if not anchors:
+            return
+        for change in changes:
+            if isinstance(change, TextInserted):
+                anchors.inserted(change.index, len(change.text))
+            else:
+                anchors.deleted(change.index, change.length)
 
     def _on_text_event(self, event: TextEvent) -> None:
         """Keep the index in step and record code-point changes (bookkeeping only)."""
