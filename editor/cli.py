@@ -62,11 +62,16 @@ def default_name() -> str:
         return "chorus"
 
 
+PEER_HELP = "the peer (`chorus serve` or the app), e.g. 127.0.0.1:4117; the port defaults to 4117"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chorus",
         description="Chorus: edit text together on the local network, with no server.",
-        epilog="With no command, `chorus [FILE | chorus://HOST:PORT/DOC ...]` opens the app.",
+        epilog="With no command, `chorus [FILE | chorus://HOST:PORT/DOC ...]` opens the app. "
+               "Exit codes: 0 ok, 1 error, 2 usage, 3 peer unreachable, 4 unknown document, "
+               "5 bad position, 6 timeout.",
     )
     parser.add_argument("--version", action="version", version=f"chorus {__version__}")
     parser.add_argument("--self-test", action="store_true",
@@ -91,21 +96,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="restrict discovery to this network interface (repeatable)")
 
     docs = commands.add_parser("docs", help="list the documents a peer shares")
-    docs.add_argument("address", type=peer_address, metavar="HOST:PORT")
+    docs.add_argument("address", type=peer_address, metavar="HOST:PORT", help=PEER_HELP)
 
     cat = commands.add_parser("cat", help="print a document's text")
-    cat.add_argument("address", type=peer_address, metavar="HOST:PORT")
+    cat.add_argument("address", type=peer_address, metavar="HOST:PORT", help=PEER_HELP)
     cat.add_argument("doc", metavar="DOC", help="document id or title")
 
     edit = commands.add_parser("edit", help="apply one edit to a document and wait until the peer has it")
-    edit.add_argument("address", type=peer_address, metavar="HOST:PORT")
+    edit.add_argument("address", type=peer_address, metavar="HOST:PORT", help=PEER_HELP)
     edit.add_argument("doc", metavar="DOC", help="document id or title")
     action = edit.add_mutually_exclusive_group(required=True)
     action.add_argument("--insert", nargs=2, metavar=("POS", "TEXT"),
                         help="insert TEXT before character POS (counted from 0, in code points)")
     action.add_argument("--delete", nargs=2, metavar=("POS", "LEN"),
                         help="delete LEN characters from character POS")
-    action.add_argument("--append", metavar="TEXT")
+    action.add_argument("--append", metavar="TEXT", help="add TEXT at the end")
 
     peers = commands.add_parser("peers", help="list the peers seen on the network")
     peers.add_argument("--timeout", type=float, default=3.0, metavar="S")

@@ -123,10 +123,14 @@ def test_client_errors_have_distinct_exit_codes(tmp_path, peers) -> None:
     a = peers("alice", str(shared))
     listing = run_chorus("docs", a.address)
     assert listing.returncode == 0 and "a.txt" in listing.stdout
+    assert listing.stderr == ""  # a one-shot command does not print the connection log
     unknown = run_chorus("cat", a.address, "missing.txt")
     assert unknown.returncode == 4 and "missing.txt" in unknown.stderr
     bad_position = run_chorus("edit", a.address, "a.txt", "--insert", "99", "x")
-    assert bad_position.returncode == 5 and "position" in bad_position.stderr
+    assert bad_position.returncode == 5
+    assert bad_position.stderr.strip() == "chorus: bad position: 99 is past the end of 'a.txt' (3 characters)"
+    not_a_number = run_chorus("edit", a.address, "a.txt", "--delete", "one", "1")
+    assert not_a_number.returncode == 5 and "whole number" in not_a_number.stderr
     # Nothing listens on port 1 on loopback.
     unreachable = run_chorus("docs", "127.0.0.1:1")
     assert unreachable.returncode == 3 and "cannot reach" in unreachable.stderr
