@@ -47,6 +47,7 @@ from pycrdt import merge_updates as _merge_updates
 
 from editor.core.anchor_cache import AnchorCache
 from editor.core.anchors import ascii_item_id_at, ascii_locate_unit, item_id_at, locate_unit
+from editor.core.direct_text import DirectText
 from editor.core.lib0 import MAX_SAFE_INTEGER, Reader, TruncatedData, read_state_vector
 from editor.core.offsets import AsciiIndex, TextIndex, utf8_length
 from editor.core.textdiff import minimal_edit
@@ -276,6 +277,7 @@ class SharedDocument:
         self._doc.observe(self._on_transaction)
         self._undo = UndoManager(scopes=[self._text], capture_timeout_millis=capture_timeout_ms)
         self._undo.include_origin(_LOCAL_ORIGIN)
+        self._direct = DirectText(self._doc, self._text, _LOCAL_ORIGIN)
         # Where recently used anchors are, moved along with every change (probing pycrdt for
         # them costs milliseconds on non-ASCII text).
         self._anchors = AnchorCache()
@@ -335,7 +337,8 @@ class SharedDocument:
     def replace(self, index: int, length: int, text: str) -> None:
         """Replace `length` code points at `index` by `text` in one transaction and one update."""
         # The keystroke path: one transaction, written out rather than run through `_run`
-        # (measured on a trace replay: 8% less time per edit than the generic path).
+        # (measured on a trace replay: 8% less time per edit than the generic path), opened on
+        # pycrdt's Rust document directly (19% less: see `editor.core.direct_text`).
         if not isinstance(text, str):
             raise TypeError(f"text must be str, got {type(text).__name__}")
         if type(index) is not int or type(length) is not int:
@@ -352,16 +355,20 @@ class SharedDocument:
         start, end = text_index.utf8_span(index, length)
         self._applying = _LOCAL_EDIT
         try:
-            with self._doc.transaction(origin=_LOCAL_ORIGIN):
-                if end > start:
-                    del self._text[start:end]
-                if text:
-                    self._text.insert(start, text)
-                # Reached only if pycrdt accepted the edit: the index follows the text.
-                if ascii_text or not isinstance(text_index, AsciiIndex):
+            if not ascii_text and isinstance(text_index, AsciiIndex):
+                self._first_non_ascii_edit(start, end, text)
+            else:
+                direct = self._direct
+                txn = direct.begin()
+                try:
+                    if end > start:
+                        direct.remove_range(txn, start, end - start)
+                    if text:
+                        direct.insert(txn, start, text, None)
+                    # Reached only if pycrdt accepted the edit: the index follows the text.
                     text_index.replace(index, length, text)
-                else:
-                    self._index = TextIndex(str(self._text))  # the text as edited just now
+                finally:
+                    direct.end(txn)
         except BaseException as exc:
             _reraise_translated(exc, ValueError, "local edit failed")
         finally:
@@ -369,6 +376,15 @@ class SharedDocument:
         if self._anchors:
             self._anchors.replaced(index, length, len(text))
         self._deliver()
+
+    def _first_non_ascii_edit(self, start: int, end: int, text: str) -> None:
+        """The edit that brings the first non-ASCII text: through pycrdt's public API, which
+        can read the edited text inside the transaction to build the chunked index."""
+        with self._doc.transaction(origin=_LOCAL_ORIGIN):
+            if end > start:
+                del self._text[start:end]
+            self._text.insert(start, text)
+            self._index = TextIndex(str(self._text))
 
     def set_text(self, new_text: str) -> None:
         """Make the text equal `new_text` through one minimal local edit."""
