@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from editor.core.document import SharedDocument
-from editor.core.presence import LocalPresence, Participants, PresenceThrottle
 from editor.core.pacing import SendPacer
+from editor.core.presence import LocalPresence, Participants, PresenceThrottle
 from editor.core.sync import DocumentHub, SyncSession
+from editor.protocol.link import LinkState
 from editor.runtime.events import SyncStatus
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class ChannelSync:
 
     def channel_closed(self, reason: str | None) -> None:
         self.entry.detach(self)
-        if reason and not self.link.closed.is_set():
+        if reason and self.link.state is LinkState.OPEN:
             # A channel closing on its own (refused, unshared, bad data) is news; one closing
             # with its link is already told by the link's own line.
             log.info("document %s: channel to %s closed: %s", self.entry.title,

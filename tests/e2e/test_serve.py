@@ -137,6 +137,20 @@ def test_client_errors_have_distinct_exit_codes(tmp_path, peers) -> None:
     assert cat(a, "a.txt") == "abc"
 
 
+def test_serve_logs_one_line_per_connection_event(tmp_path, peers) -> None:
+    shared = tmp_path / "docs"
+    shared.mkdir()
+    (shared / "a.txt").write_text("abc", encoding="utf-8")
+    a = peers("alice", str(shared))
+    mark = len(a.lines)
+    assert run_chorus("edit", a.address, "a.txt", "--append", "d").returncode == 0
+    a.wait_for_log(r"peer disconnected: ", 15.0, after=mark)
+    lines = a.lines[mark:]
+    assert [line for line in lines if "peer connected: " in line], a.log()
+    # The client's document channel closes with its connection: no line of its own.
+    assert not [line for line in lines if "channel to" in line], a.log()
+
+
 def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path, peers) -> None:
     first = peers("first")
     result = run_chorus("serve", "--listen", first.address, "--no-discovery", cwd=tmp_path, timeout=30)
