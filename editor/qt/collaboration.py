@@ -106,6 +106,7 @@ class Collaboration(QObject):
         window.statusBar().addPermanentWidget(self._peers_label)
 
         self._unsubscribe = node.subscribe(self._on_event)
+        window.held_by_peers = self.held_by_peers
         window.document_opened.connect(self._tab_opened)
         window.document_closed.connect(self._tab_closed)
         window.tabs.currentChanged.connect(lambda _index: self._current_changed())
@@ -263,6 +264,8 @@ class Collaboration(QObject):
             return
         self._closed = True
         self._unsubscribe()
+        if self.window.held_by_peers == self.held_by_peers:
+            self.window.held_by_peers = None
         for task in list(self._tasks):
             task.cancel()
 
@@ -300,6 +303,15 @@ class Collaboration(QObject):
         tab = self.window.current_tab()
         if tab is not None:
             self.set_shared(tab, checked)
+
+    def held_by_peers(self, tab: DocumentTab) -> bool:
+        """True for a joined document in sync with its peers with nothing left to send:
+        closing it loses nothing (the peers keep every change)."""
+        session = self._sessions.get(tab)
+        entry = session.entry if session is not None else None
+        return (entry is not None and entry.origin_peer is not None
+                and entry.sync_status is SyncStatus.SYNCED
+                and all(sync.idle for sync in entry.channels.values()))
 
     def _session_of_doc(self, doc_id: str) -> _TabSession | None:
         for session in self._sessions.values():
@@ -394,7 +406,10 @@ class Collaboration(QObject):
             self._peer_names[event.peer_id] = event.name
             self._schedule_panel()
             self._schedule_status()
-        elif isinstance(event, PeerDocumentsListed | DocumentClosed | DiscoveredPeersChanged):
+        elif isinstance(event, DiscoveredPeersChanged):
+            self._schedule_panel()
+            self._schedule_status()  # a peer that left may have been forgotten
+        elif isinstance(event, PeerDocumentsListed | DocumentClosed):
             self._schedule_panel()
 
     def _schedule_panel(self) -> None:

@@ -99,10 +99,12 @@ class Node:
         self.documents: dict[str, HeldDocument] = {}
         self.links: dict[str, protocol.Link] = {}
         self.peer_documents: dict[str, tuple[RemoteDocument, ...]] = {}
+        # Peers linked now, being re-dialed, or gone but worth showing (see `_worth_remembering`).
         self.peer_status: dict[str, PeerStatus] = {}
         self.listener: protocol.Listener | None = None
         self.discovery: Discovery | None = None
         self._dialed: dict[tuple[str, int], protocol.Link] = {}  # by the address we dialed
+        self._kept_peers: set[str] = set()  # peers `connect` keeps dialing
         self._discovered_dialers: dict[str, asyncio.Task[None]] = {}
         self._discovered: dict[str, DiscoveredPeer] = {}
         self._advert_update_pending = False
@@ -421,6 +423,7 @@ class Node:
                 continue
             backoff = BACKOFF_FIRST
             peer_id = link.peer.peer_id
+            self._kept_peers.add(peer_id)
             await link.closed.wait()
 
     def _link_established(self, link: protocol.Link) -> protocol.Link:
@@ -504,6 +507,13 @@ class Node:
             entry.edited_while_offline = False
         self._emit(DocumentSyncChanged(entry.doc_id, entry.sync_status))
 
+    def _worth_remembering(self, peer_id: str) -> bool:
+        """Whether a peer that disconnected stays listed (offline): one we keep dialing, one
+        still advertised, or one we joined a document from. A one-off visitor (`chorus cat`,
+        a peer that dialed us once) is forgotten."""
+        return (peer_id in self._kept_peers or peer_id in self._discovered
+                or any(entry.origin_peer == peer_id for entry in self.documents.values()))
+
     def _set_peer_status(self, peer_id: str, status: PeerStatus) -> None:
         if self.peer_status.get(peer_id) != status:
             self.peer_status[peer_id] = status
@@ -537,6 +547,8 @@ class Node:
             dialer = self._discovered_dialers.pop(peer.peer_id, None)
             if dialer is not None:
                 dialer.cancel()
+            if peer.peer_id not in self.links and not self._worth_remembering(peer.peer_id):
+                self.peer_status.pop(peer.peer_id, None)  # DiscoveredPeersChanged tells the UI
             log.info("discovery: %s left", peer.name)
         elif isinstance(event, PeerAppeared | PeerChanged):
             self._discovered[peer.peer_id] = peer
@@ -616,7 +628,10 @@ class Node:
             del self.links[peer_id]
             self.peer_documents.pop(peer_id, None)
             log.info("peer disconnected: %s (%s): %s", link.peer.name, peer_id, reason)
-            self._set_peer_status(peer_id, PeerStatus.OFFLINE)
+            if self._worth_remembering(peer_id):
+                self._set_peer_status(peer_id, PeerStatus.OFFLINE)
+            else:
+                self.peer_status.pop(peer_id, None)  # PeerDisconnected below tells the UI
             self._emit(PeerDisconnected(peer_id, link.peer.name, reason))
         else:
             self._wake_waiters()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from editor.core.document import SharedDocument
-from editor.runtime.events import PeerConnected, SyncStatus
+from editor.runtime.events import PeerConnected, PeerStatus, SyncStatus
 from editor.runtime.node import Node, NodeConfig
 
 TIMEOUT = 10.0
@@ -343,6 +343,28 @@ async def test_a_participant_whose_link_dies_disappears() -> None:
         # No goodbye: the connection simply ends (as when the process dies).
         await bob.links[alice.peer_id].close("process died")
         await alice.wait_until(lambda: not alice.participants("gone"), 1.0)
+
+
+async def test_a_one_off_visitor_is_forgotten_but_kept_and_source_peers_stay_listed() -> None:
+    """A peer that dialed us once (a `chorus cat`) leaves no "offline" entry behind; a peer we
+    keep dialing, or joined a document from, stays listed while it is away."""
+    async with running(config("host"), config("visitor"), config("kept"), config("source")) as (
+            host, visitor, kept, source):
+        await visitor.dial("127.0.0.1", host.port)
+        await host.wait_until(lambda: visitor.peer_id in host.peer_status, TIMEOUT)
+        host.connect("127.0.0.1", kept.port)
+        await host.wait_until(lambda: kept.peer_id in host.links, TIMEOUT)
+        shared = SharedDocument("src")
+        source.add_document(shared, "src.txt", shared=True)
+        await join_from(host, source, "src.txt")
+
+        for peer in (visitor, kept, source):
+            await peer.links[host.peer_id].close("going away")
+        await host.wait_until(lambda: not ({visitor.peer_id, source.peer_id} & set(host.links)), TIMEOUT)
+        assert visitor.peer_id not in host.peer_status
+        assert host.peer_status[source.peer_id] is PeerStatus.OFFLINE
+        # The kept peer is re-dialed (it may already be back): listed throughout.
+        assert kept.peer_id in host.peer_status
 
 
 async def test_a_busy_port_is_a_plain_oserror_and_leaves_nothing_running() -> None:
