@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -150,6 +151,9 @@ class MainWindow(QMainWindow):
     def __init__(self, collaboration: object | None = None, *, settings: QSettings | None = None) -> None:
         super().__init__()
         self.collaboration = collaboration
+        # Set by the collaboration layer: True when peers hold every change of a tab that has
+        # no file (a joined document in sync), so closing it loses nothing.
+        self.held_by_peers: Callable[[DocumentTab], bool] | None = None
         self.settings = settings if settings is not None else QSettings()
         self.preferences: Preferences = load_preferences(self.settings)
         self._untitled_count = 0
@@ -265,7 +269,7 @@ class MainWindow(QMainWindow):
         tab = tab or self.current_tab()
         if tab is None:
             return True
-        if tab.modified:
+        if self.needs_saving(tab):
             self.tabs.setCurrentWidget(tab)
             choice = self.ask_unsaved([tab])
             if choice is UnsavedChoice.CANCEL or (choice is UnsavedChoice.SAVE and not self.save(tab)):
@@ -276,6 +280,13 @@ class MainWindow(QMainWindow):
         tab.deleteLater()
         self._update_title()
         return True
+
+    def needs_saving(self, tab: DocumentTab) -> bool:
+        """Whether closing `tab` would lose changes: it is modified, and it is a file or a
+        document that no peer holds in full."""
+        if not tab.modified:
+            return False
+        return tab.path is not None or self.held_by_peers is None or not self.held_by_peers(tab)
 
     # -- dialogs (methods so tests and embedders can answer them) ----------------------
 
@@ -381,7 +392,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         """Ask about every unsaved document before the window closes."""
-        unsaved = [tab for tab in self.tab_list() if tab.modified]
+        unsaved = [tab for tab in self.tab_list() if self.needs_saving(tab)]
         if unsaved:
             choice = self.ask_unsaved(unsaved)
             if choice is UnsavedChoice.CANCEL or (

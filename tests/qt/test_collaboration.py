@@ -9,6 +9,7 @@ from PySide6.QtGui import QGuiApplication, QTextCursor
 
 from editor.core.offsets import utf16_offset
 from editor.qt.links import parse_link
+from editor.qt.main_window import UnsavedChoice
 from editor.qt.preferences import Preferences
 from tests.qt.collab_helpers import converged, peers, run_on_qt_loop, share_and_join, shown, until
 from tests.qt.helpers import place_caret, send_key, shortcut, type_text
@@ -220,5 +221,36 @@ def test_copy_link_and_join_by_link(qtbot, tmp_path):
             await converged(tab_a, tab_b, expected="linked ✓")
             missing = await bob.collaboration.open_link(f"chorus://127.0.0.1:{alice.node.port}/nope")
             assert missing is None and "Cannot join" in bob.window.statusBar().currentMessage()
+
+    run_on_qt_loop(scenario)
+
+
+def test_closing_a_joined_document_asks_to_save_only_when_no_peer_has_every_change(qtbot, tmp_path):
+    async def scenario():
+        async with peers(tmp_path, "alice", "bob") as (alice, bob):
+            asked: list[list[str]] = []
+
+            def ask(tabs):
+                asked.append([tab.title for tab in tabs])
+                return UnsavedChoice.DISCARD
+
+            bob.window.ask_unsaved = ask
+            tab_a, tab_b = await share_and_join(alice, bob, "shared text\n")
+            end_of(tab_b.editor)
+            type_text(tab_b.editor, "bob was here\n")
+            await converged(tab_a, tab_b, expected="shared text\nbob was here\n")
+            entry = bob.node.documents[tab_b.document.doc_id]
+            await until(lambda: all(sync.idle for sync in entry.channels.values()), "bob's edits to be sent")
+            assert tab_b.modified
+            assert bob.window.close_tab(tab_b)
+            assert asked == []  # alice holds every change: nothing to lose
+
+            # Joined again, then cut off from alice: bob's next edit lives only with bob.
+            _, tab_b = await share_and_join(alice, bob, "second\n")
+            await bob.node.links[alice.node.peer_id].close("cable cut")
+            await until(lambda: alice.node.peer_id not in bob.node.links, "the link to close")
+            type_text(tab_b.editor, "offline ")
+            assert bob.window.close_tab(tab_b)
+            assert asked == [[tab_b.title]]
 
     run_on_qt_loop(scenario)
