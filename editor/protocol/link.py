@@ -392,7 +392,9 @@ class Link:
         except RequestFailed as error:
             raise LinkClosed(f"hello failed: {error}") from None
         self._finish_hello()
-        if self._state is LinkState.HANDSHAKING:
+        if self._state is not LinkState.OPEN:
+            # Still handshaking: the answer was not understood. Closing: the connection ended
+            # between the answer and now (the other side dropped a duplicate, say).
             raise LinkClosed(self.close_reason or "hello answer was not understood")
 
     def _finish_hello(self) -> None:

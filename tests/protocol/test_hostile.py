@@ -12,12 +12,13 @@ from datetime import timedelta
 import pytest
 from rsocket.error_codes import ErrorCode
 from rsocket.frame import ErrorFrame, PayloadFrame, serialize_with_frame_size_header
-from rsocket.frame_builders import to_request_response_frame, to_setup_frame
+from rsocket.frame_builders import to_payload_frame, to_request_response_frame, to_setup_frame
 from rsocket.payload import Payload
 
 from editor.protocol import Hello, dial, memory_link_pair
 from editor.protocol.connect import accept_stream, listen
-from editor.protocol.framing import FrameReader, PeerRole
+from editor.protocol.framing import CONNECTION_CLOSE, FrameReader, PeerRole, error_frame
+from editor.protocol.link import LinkState
 from editor.protocol.routes import Route, encode_route
 from editor.protocol.streams import MemoryPipe, TcpByteStream
 
@@ -237,3 +238,40 @@ def _error(code: ErrorCode, message: str) -> ErrorFrame:
     frame.error_code = code
     frame.data = message.encode()
     return frame
+
+
+@pytest.mark.parametrize("attempt", range(15))
+async def test_a_connection_closed_right_after_the_hello_answer_fails_the_dial(attempt, caplog):
+    """The acceptor answers hello and closes in the same write (as when it drops a duplicate
+    connection): the dial fails with LinkClosed, never hands out a link that is not open."""
+    caplog.set_level(logging.WARNING)
+    answered = asyncio.Event()
+
+    async def answer_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            frames = 0
+            while frames < 2:  # the dialer's SETUP, then its hello request on stream 1
+                length = int.from_bytes(await reader.readexactly(3), "big")
+                await reader.readexactly(length)
+                frames += 1
+            answer = to_payload_frame(1, Payload(Hello("closer", "Closer").encode()), complete=True)
+            writer.write(serialize_with_frame_size_header(answer)
+                         + error_frame(0, CONNECTION_CLOSE, "duplicate connection"))
+            await writer.drain()
+            answered.set()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(answer_then_close, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ConnectionError):
+            link = await dial("127.0.0.1", port, Hello("dialer", "Dialer"), RecordingHandler(), settings=FAST)
+            # Open in the instant between the answer and the close is fine too, if it is real.
+            assert link.state is LinkState.OPEN and link.peer is not None
+            await link.closed.wait()
+            raise ConnectionError("closed right after opening")
+        assert answered.is_set()
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -187,7 +187,8 @@ def test_joining_from_the_network_panel_and_connecting_by_address(qtbot, tmp_pat
             panel.open_button.click()
             tab_b = bob.tab(doc_id)
             await converged(tab_a, tab_b, expected="shared from the panel 🎉\n")
-            assert bob.window.sync_label.text() == "Synced with 1 peer"
+            # The status bar follows node events on the next loop turn, not with the text.
+            await until(lambda: bob.window.sync_label.text() == "Synced with 1 peer", "bob's sync status")
             assert "alice: connected" in bob.collaboration._peers_label.text()
             # Stop sharing: bob's copy goes offline, keeps working, and the panel drops it.
             alice.window.share_action.trigger()
