@@ -16,7 +16,7 @@ pytest_plugins = ("tests.e2e.peers",)
 # Widgets are real but drawn offscreen unless a test brings its own display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-WATCHED_LOGGERS = ("editor", "asyncio", "rsocket", "zeroconf")
+WATCHED_LOGGERS = ("editor", "asyncio", "pyrsocket", "zeroconf")  # rsocket-py logs as "pyrsocket"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,11 +1,16 @@
-"""The send side of rsocket-py, corrected to keep each frame's fragments contiguous per stream.
+"""rsocket-py's RSocket classes, corrected where the measured defects below would break us.
 
-RSocket 1.0 (Fragmentation and Reassembly): the fragments of one frame must arrive without any
+Fragments. RSocket 1.0 (Fragmentation and Reassembly): the fragments of one frame must arrive without any
 other frame of the same stream between them; frames of other streams may interleave. rsocket-py
 0.4.20 sends one fragment, then rotates its send queue to the next frame whatever its stream:
 a small payload queued behind a large one on the same channel (sync step 1 behind step 2) goes
 out between the large one's fragments, and the receiver glues it onto the unfinished frame.
 Measured: joining a document whose step 2 exceeds one 64 KiB fragment failed that way.
+
+Abandoned requests. When a caller gives up on a request-response (a timeout, a node shutting
+down), rsocket-py cancels its future but finishes the stream only in the future's done
+callback, a loop turn later; an answer arriving in that turn is set on the cancelled future,
+which raises, and rsocket-py logs an error with a traceback and sends the peer an ERROR frame.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 from collections import deque
 from contextlib import asynccontextmanager
 
-from rsocket.frame import FrameFragmentMixin
+from rsocket.frame import Frame, FrameFragmentMixin
+from rsocket.handlers.request_response_requester import RequestResponseRequester
+from rsocket.payload import Payload
 from rsocket.rsocket_client import RSocketClient
 from rsocket.rsocket_server import RSocketServer
 from rsocket.transports.transport import Transport
@@ -47,9 +54,27 @@ class ContiguousFragmentsMixin:
         yield fragment
 
 
-class ChorusClient(ContiguousFragmentsMixin, RSocketClient):
-    """The dialer's RSocket (client) with contiguous fragments."""
+class _AbandonableRequester(RequestResponseRequester):
+    """A request-response requester that ignores an answer once its caller has given up (the
+    cancelled future's done callback then sends CANCEL and finishes the stream)."""
+
+    def frame_received(self, frame: Frame) -> None:
+        if not self._future.done():
+            super().frame_received(frame)
 
 
-class ChorusServer(ContiguousFragmentsMixin, RSocketServer):
-    """The acceptor's RSocket (server) with contiguous fragments."""
+class AbandonableRequestsMixin:
+    """Replaces rsocket-py's `request_response` (same contract) with `_AbandonableRequester`."""
+
+    def request_response(self, payload: Payload):
+        requester = _AbandonableRequester(self, payload)
+        self.register_new_stream(requester).setup()
+        return requester.run()
+
+
+class ChorusClient(ContiguousFragmentsMixin, AbandonableRequestsMixin, RSocketClient):
+    """The dialer's RSocket (client), corrected as above."""
+
+
+class ChorusServer(ContiguousFragmentsMixin, AbandonableRequestsMixin, RSocketServer):
+    """The acceptor's RSocket (server), corrected as above."""
