@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from editor.core.document import SharedDocument, TextInserted  # noqa: E402
-from editor.protocol import Link, LinkSettings  # noqa: E402
+from editor.protocol import Link, LinkSettings, silence_rsocket_logs  # noqa: E402
 from editor.runtime.documents import ChannelSync, HeldDocument  # noqa: E402
 from editor.runtime.events import NodeEvent, ParticipantsChanged, SyncStatus  # noqa: E402
 from editor.runtime.node import Node, NodeConfig  # noqa: E402
@@ -322,7 +322,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format=f"{args.role} %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("rsocket").setLevel(logging.CRITICAL)
+    silence_rsocket_logs()
     asyncio.run(ROLES[args.role](args))
 
 

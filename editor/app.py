@@ -40,7 +40,9 @@ def main(arguments: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
                         stream=sys.stderr)
     if not args.verbose:
-        logging.getLogger("rsocket").setLevel(logging.CRITICAL)  # our protocol layer reports
+        from editor.protocol import silence_rsocket_logs
+
+        silence_rsocket_logs()
     links: list[str] = []
     paths: list[Path] = []
     for target in args.targets:

@@ -168,8 +168,9 @@ def _configure_logging(verbose: bool, *, quiet: bool = False) -> None:
         stream=sys.stderr,
     )
     if not verbose:
-        # rsocket-py logs every frame-level mishap with a traceback; our own layer reports them.
-        logging.getLogger("rsocket").setLevel(logging.CRITICAL)
+        from editor.protocol import silence_rsocket_logs
+
+        silence_rsocket_logs()
 
 
 def _launch_app(arguments: list[str]) -> int:

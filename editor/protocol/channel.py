@@ -74,6 +74,9 @@ class DocChannel:
         self.doc_id = doc_id
         self.requested_by_us = requested_by_us
         self.close_reason: str | None = None
+        # Both peers opened this document's channel at once and the peer's request won: the
+        # ordinary outcome after a reconnect, not a fault (docs/protocol.md, section 5).
+        self.superseded = False
         self._state = ChannelState.OPEN
         self._batch = credit_batch
         self._endpoint: ChannelEndpoint | None = None

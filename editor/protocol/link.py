@@ -320,6 +320,7 @@ class Link:
         then the channel requested by the lower peer id survives (both ends decide alike)."""
         doc_id = existing.doc_id
         if existing.requested_by_us and self.peer.peer_id < self.local.peer_id:
+            existing.superseded = True
             existing.close(
                 error=f"superseded by the doc.sync channel for {doc_id!r} requested by peer "
                       f"{self.peer.peer_id} (the lower peer id wins)"

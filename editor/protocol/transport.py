@@ -237,6 +237,8 @@ class _DemoteRsocketNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno > logging.DEBUG and self._is_benign(record):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            # The record passed the logger's level check as a warning: recheck it as debug.
+            return RSOCKET_LOG.isEnabledFor(logging.DEBUG)
         return True
 
     @staticmethod
@@ -252,4 +254,11 @@ class _DemoteRsocketNoise(logging.Filter):
         return False
 
 
-logging.getLogger("pyrsocket").addFilter(_DemoteRsocketNoise())
+RSOCKET_LOG = logging.getLogger("pyrsocket")  # the one logger rsocket-py writes to
+RSOCKET_LOG.addFilter(_DemoteRsocketNoise())
+
+
+def silence_rsocket_logs() -> None:
+    """Keep rsocket-py's own log lines (tracebacks for every frame-level mishap) out of a
+    non-verbose log: this layer reports each fault once, readably."""
+    RSOCKET_LOG.setLevel(logging.CRITICAL)

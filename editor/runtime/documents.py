@@ -59,9 +59,11 @@ class ChannelSync:
 
     def channel_closed(self, reason: str | None) -> None:
         self.entry.detach(self)
-        if reason and self.link.state is LinkState.OPEN:
+        superseded = self.channel is not None and self.channel.superseded
+        if reason and self.link.state is LinkState.OPEN and not superseded:
             # A channel closing on its own (refused, unshared, bad data) is news; one closing
-            # with its link is already told by the link's own line.
+            # with its link is already told by the link's own line, and one superseded by the
+            # peer's simultaneous request for the same document is routine.
             log.info("document %s: channel to %s closed: %s", self.entry.title,
                      self.link.peer.name, reason)
         self._on_state_changed()

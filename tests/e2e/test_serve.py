@@ -90,7 +90,7 @@ def test_killed_peer_restarts_without_duplicating_or_losing_text(tmp_path, peers
 
 def test_stopped_peer_is_detected_and_catches_up_after_sigcont(tmp_path, peers) -> None:
     a, b, c, files = make_chain(tmp_path, peers, "start\n")
-    mark = len(b.lines)
+    mark, mark_c = len(b.lines), len(c.lines)
     c.send(signal.SIGSTOP)
     stopped_at = time.monotonic()
     try:
@@ -101,6 +101,12 @@ def test_stopped_peer_is_detected_and_catches_up_after_sigcont(tmp_path, peers) 
     finally:
         c.send(signal.SIGCONT)
     wait_for(lambda: converged(files) == "start\nwhile C slept\n", 30.0, "C to catch up after SIGCONT")
+    # Reconnecting is told as connection events alone: both ends reopening the document's
+    # channel at once is routine, and rsocket-py's own chatter stays out of the log.
+    b.wait_for_log(r"peer connected: carol", 15.0, after=mark)
+    for peer, since in ((b, mark), (c, mark_c)):
+        noise = [line for line in peer.lines[since:] if "channel to" in line or " DEBUG " in line]
+        assert not noise, peer.log()
 
 
 def test_outside_file_edit_merges_with_concurrent_remote_edit(tmp_path, peers) -> None:

@@ -15,7 +15,7 @@ from rsocket.frame import ErrorFrame, PayloadFrame, serialize_with_frame_size_he
 from rsocket.frame_builders import to_payload_frame, to_request_response_frame, to_setup_frame
 from rsocket.payload import Payload
 
-from editor.protocol import Hello, dial, memory_link_pair
+from editor.protocol import RSOCKET_LOG, Hello, dial, memory_link_pair
 from editor.protocol.connect import accept_stream, listen
 from editor.protocol.framing import CONNECTION_CLOSE, FrameReader, PeerRole, error_frame
 from editor.protocol.link import LinkState
@@ -275,3 +275,28 @@ async def test_a_connection_closed_right_after_the_hello_answer_fails_the_dial(a
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.allowed_log("not benign")
+def test_rsocket_noise_is_demoted_to_debug_and_kept_out_of_an_info_log():
+    """A frame for a stream that just ended is routine (two ends closing a channel at once):
+    rsocket-py warns about it, we log it at DEBUG, so only a verbose log shows it."""
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append
+    level = RSOCKET_LOG.level
+    RSOCKET_LOG.addHandler(handler)
+    try:
+        RSOCKET_LOG.setLevel(logging.INFO)
+        RSOCKET_LOG.warning("%s: Dropping frame from unknown stream %d", "server", 4)
+        assert seen == []
+        RSOCKET_LOG.setLevel(logging.DEBUG)
+        RSOCKET_LOG.warning("%s: Dropping frame from unknown stream %d", "server", 4)
+        assert [(r.levelname, r.getMessage()) for r in seen] == [
+            ("DEBUG", "server: Dropping frame from unknown stream 4")]
+        RSOCKET_LOG.setLevel(logging.INFO)
+        RSOCKET_LOG.warning("not benign")  # anything else keeps its level
+        assert [r.levelname for r in seen[1:]] == ["WARNING"]
+    finally:
+        RSOCKET_LOG.removeHandler(handler)
+        RSOCKET_LOG.setLevel(level)

@@ -111,6 +111,7 @@ async def test_simultaneous_open_keeps_the_lower_peers_channel(transport, lower)
         await wait_until(lambda: loser.closed and "notes" in accepting_handler.endpoints)
         assert not winner.closed
         assert loser_endpoint.closed_reason.startswith("superseded")
+        assert loser.superseded and not winner.superseded
         accepted = accepting_handler.endpoints["notes"]
         await wait_until(lambda: accepted.messages == [(b"a" if lower == "dialer" else b"b") + b" step 1"])
         # Exactly one channel per side, and it works.
@@ -121,6 +122,7 @@ async def test_simultaneous_open_keeps_the_lower_peers_channel(transport, lower)
         accepted.channel.send(b"back")
         await wait_until(lambda: winner_endpoint.messages == [b"back"])
         assert winner_endpoint.closed_reason is None and accepted.closed_reason is None
+        assert not accepted.channel.superseded
     finally:
         await cleanup()
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from pathlib import Path
 
 import pytest
 
 from editor.core.document import SharedDocument
-from editor.runtime.events import PeerConnected, PeerStatus, SyncStatus
+from editor.runtime.events import PeerConnected, PeerStatus, RemoteDocument, SyncStatus
 from editor.runtime.node import Node, NodeConfig
 
 TIMEOUT = 10.0
@@ -133,6 +134,30 @@ async def test_offline_edits_on_both_sides_merge_on_reconnect() -> None:
         await bob.dial("127.0.0.1", alice.port)
         await bob.wait_until(lambda: document.text == joined.document.text, TIMEOUT)
         assert document.text == "bob offline\nbase\nalice offline\n"
+
+
+async def test_both_nodes_opening_one_document_at_once_keep_one_channel_quietly(caplog) -> None:
+    # What every reconnect of two peers holding one document does: both open its channel.
+    caplog.set_level(logging.INFO, logger="editor")
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        await bob.dial("127.0.0.1", alice.port)
+        await bob.wait_until(lambda: alice.peer_id in bob.peer_documents
+                             and bob.peer_id in alice.peer_documents, TIMEOUT)
+        ours, theirs = SharedDocument("both"), SharedDocument("both")
+        ours.insert(0, "from alice\n")
+        theirs.insert(0, "from bob\n")
+        alice.add_document(ours, "both.txt", shared=True)
+        bob.add_document(theirs, "both.txt", shared=True)
+        remote = RemoteDocument("both", "both.txt", 0)
+        # In one turn: each request leaves before either side has read the other's.
+        alice.join(bob.peer_id, remote)
+        bob.join(alice.peer_id, remote)
+        await alice.wait_until(lambda: ours.text == theirs.text and "alice" in ours.text
+                               and "bob" in ours.text, TIMEOUT)
+        link = alice.links[bob.peer_id]
+        assert link.channel("both") is not None and bob.links[alice.peer_id].channel("both") is not None
+        # The channel that lost closes without a line: a reconnect is told by its connection lines.
+        assert not [r.getMessage() for r in caplog.records if "channel to" in r.getMessage()]
 
 
 async def test_presence_shows_remote_cursor_at_its_character() -> None:
