@@ -411,9 +411,12 @@ class SharedDocument:
         # While earlier updates wait for missing structs, this one may release them; they can
         # come from any source, so the relay must not skip this update's own source then.
         relay_source = source if not self._held_updates else None
+        state_before = self._doc.get_state() if self._held_updates else None
         applying = self._run(_Activity.REMOTE, relay_source, lambda: self._doc.apply_update(data),
                              InvalidUpdate, "invalid update", return_record=True)
         self._track_held(data)
+        if state_before is not None and self._held_updates and self._doc.get_state() != state_before:
+            return applying.changes + self._integrate_held()
         return applying.changes
 
     # -- subscriptions -----------------------------------------------------------------
@@ -663,11 +666,31 @@ class SharedDocument:
             origin=_CHANGE_ORIGIN_OF[applying.activity],
         ))
 
-    def _track_held(self, update: bytes) -> None:
+    def _track_held(self, update: bytes | None) -> None:
         """Remember remote updates whose structs pycrdt holds back for missing dependencies."""
         state = self._doc.get_state()
-        candidates = [*self._held_updates, update]
+        candidates = [*self._held_updates, update] if update is not None else self._held_updates
         self._held_updates = [held for held in candidates if _carries_structs(get_update(held, state))]
+
+    def _integrate_held(self) -> list[TextChange]:
+        """Apply the held updates again, merged, for as long as that integrates more of them.
+
+        pycrdt 0.14.13 can keep structs pending after what they waited for has arrived:
+        measured with three updates of one client, u3 (which also waits for others), then u2,
+        then u1: u1 integrates, u2 stays pending until it is delivered again. Without this, a
+        peer that hears updates out of order (over two paths of a mesh) shows text missing.
+        """
+        changes: list[TextChange] = []
+        while self._held_updates:
+            state_before = self._doc.get_state()
+            retry = merge_updates(self._held_updates)
+            record = self._run(_Activity.REMOTE, None, lambda: self._doc.apply_update(retry),
+                               InvalidUpdate, "invalid update", return_record=True)
+            changes.extend(record.changes)
+            self._track_held(None)
+            if self._doc.get_state() == state_before:
+                break
+        return changes
 
     def _deliver(self) -> None:
         """Call subscribers in transaction order; edits they make are queued behind."""

@@ -453,6 +453,28 @@ def test_update_that_releases_held_structs_is_not_tagged_with_its_source():
     assert seen[-1] == "from-a"
 
 
+def test_updates_heard_out_of_order_all_integrate_once_their_dependencies_arrive():
+    """pycrdt alone leaves the second of three updates pending for good when they arrive newest
+    first and the newest also waits for others (as over two paths of a mesh)."""
+    a, b = make(1, "base text\n"), make(2)
+    sync(a, b)
+    updates = []
+    a.subscribe_updates(lambda u, s: updates.append(u))
+    a.insert(len(a.text), "t")
+    a.insert(len(a.text), " ")
+    for _ in range(5):
+        a.insert(len(a.text), "x")  # still on their way
+    a.insert(3, "C")
+    view = b.text
+    for update in (updates[-1], updates[1], updates[0]):
+        view = apply_changes(view, b.apply_update(update, "a"))
+    assert b.text.endswith("t ") and view == b.text
+    for update in updates[2:-1]:
+        view = apply_changes(view, b.apply_update(update, "a"))
+    assert b.text == a.text == "basCe text\nt xxxxx" and view == b.text
+    assert b.state_vector() == a.state_vector()
+
+
 def test_the_first_non_ascii_character_switches_to_chunked_offsets_everywhere() -> None:
     """ASCII text is indexed by length alone; the first emoji (local or remote) must bring
     exact conversions for everything after it."""
