@@ -1,11 +1,12 @@
 """rsocket-py's RSocket classes, corrected where the measured defects below would break us.
 
-Fragments. RSocket 1.0 (Fragmentation and Reassembly): the fragments of one frame must arrive without any
-other frame of the same stream between them; frames of other streams may interleave. rsocket-py
-0.4.20 sends one fragment, then rotates its send queue to the next frame whatever its stream:
-a small payload queued behind a large one on the same channel (sync step 1 behind step 2) goes
-out between the large one's fragments, and the receiver glues it onto the unfinished frame.
-Measured: joining a document whose step 2 exceeds one 64 KiB fragment failed that way.
+Fragments. RSocket 1.0 (Fragmentation and Reassembly): the fragments of one frame must arrive
+without any other frame of the same stream between them; frames of other streams may
+interleave. rsocket-py 0.4.20 sends one fragment, then rotates its send queue to the next frame
+whatever its stream: a small payload queued behind a large one on the same channel (sync step 1
+behind step 2) goes out between the large one's fragments, and the receiver glues it onto the
+unfinished frame. Measured: joining a document whose step 2 exceeds one 64 KiB fragment failed
+that way.
 
 Abandoned requests. When a caller gives up on a request-response (a timeout, a node shutting
 down), rsocket-py cancels its future but finishes the stream only in the future's done
