@@ -5,6 +5,13 @@ disk within `write_delay` of the last change (and at least every `max_write_dela
 changes keep coming). File -> document: the file is polled; an edit made by another program is
 merged as a three-way merge against the baseline (the text last known to be on disk), so it
 combines with concurrent remote edits instead of overwriting them.
+
+Another program may be in the middle of writing the file (a slow generator redirected into it,
+an editor that writes in place). Measured before this rule: a file rewritten in place over a
+second was merged half-written, and the next write of a remote edit replaced it while the
+program went on writing into the replaced file, losing the rest of its output. So an outside
+change is read only once the file has stayed the same for a whole poll interval, and the file
+is never replaced while it holds a change not merged yet (the write waits for the merge).
 """
 
 from __future__ import annotations
@@ -32,8 +39,8 @@ from editor.runtime.storage import (
 
 log = logging.getLogger(__name__)
 
-# Measured defaults: a write lands within 0.5 s of the last change; an outside edit is noticed
-# within one poll interval (the issue asks for 1 s).
+# Measured defaults: a write lands within 0.5 s of the last change; an outside edit is merged
+# within two poll intervals (seen, then seen unchanged), well inside the 1 s asked for.
 WRITE_DELAY = 0.25
 MAX_WRITE_DELAY = 2.0
 POLL_INTERVAL = 0.3
@@ -88,7 +95,8 @@ class FileBinding:
         self._baseline = baseline
         self._write_delay = write_delay
         self._max_write_delay = max_write_delay
-        self._disk_signature: tuple[int, int, int] | None = None
+        self._disk_signature: tuple[int, int, int] | None = None  # the file as last merged or written
+        self._settling_signature: tuple[int, int, int] | None = None  # an outside change seen once
         self._write_handle: asyncio.TimerHandle | None = None
         self._first_unwritten_change: float | None = None
         self._reported_problem: str | None = None
@@ -134,7 +142,8 @@ class FileBinding:
         baseline = file_state.load_baseline(disk_text) if record is not None else None
         if state:
             document.apply_update(state, source=file_state)
-        if disk_text is not None and disk_text != baseline:
+        baseline_changed = disk_text is not None and disk_text != baseline
+        if baseline_changed:
             # Edited by another program while no node watched it (or a brand-new file).
             merged = merge_three_way(baseline if baseline is not None else document.text,
                                      disk_text, document.text)
@@ -146,6 +155,9 @@ class FileBinding:
         # re-created it from the file alone would duplicate the text at every peer.
         file_state.save_record(DocumentRecord(doc_id, title, file_format))
         file_state.save_state(document.encode_state())
+        if baseline_changed:
+            # Kept on disk too, so that a later open tells an outside edit from our own text.
+            file_state.save_baseline(baseline)
         if disk is not None:
             binding._remember_disk_signature()
         if document.text != baseline:
@@ -172,8 +184,11 @@ class FileBinding:
             max(0.0, min(self._write_delay, overdue)), self.write_now
         )
 
-    def write_now(self) -> None:
-        """Persist the CRDT state, then the file if its text changed, then the baseline."""
+    def write_now(self, *, last: bool = False) -> None:
+        """Persist the CRDT state, then the file if its text changed, then the baseline.
+
+        A file changed by another program and not merged yet is not replaced: the write waits
+        for the merge, or with `last` (closing) is left to the next `open`, which merges it."""
         if self._write_handle is not None:
             self._write_handle.cancel()
             self._write_handle = None
@@ -184,6 +199,13 @@ class FileBinding:
                 self._state_dirty = False
             text = self.document.text
             if text != self._baseline or not self.path.exists():
+                if self._changed_outside():
+                    # Replacing it now would lose that change (or the rest of a write still
+                    # under way): merge it first, on the next poll, then write.
+                    if not last:
+                        self._write_handle = asyncio.get_running_loop().call_later(
+                            self.poll_interval, self.write_now)
+                    return
                 data = encode_text_file(text, self.file_format.encoding, self.file_format.bom,
                                         self.file_format.newline)
                 self._state.prepare_baseline(text)
@@ -198,28 +220,43 @@ class FileBinding:
     def _baseline_matches_document(self) -> bool:
         return self._baseline == self.document.text
 
+    def _changed_outside(self) -> bool:
+        """Whether the file differs from what we last merged or wrote (False if it is gone)."""
+        try:
+            return self._signature() != self._disk_signature
+        except FileNotFoundError:
+            return False
+
     # ------------------------------------------------------------ file -> doc
 
     def check_disk(self) -> bool:
         """Merge an edit another program made to the file; True if the document changed."""
         try:
-            stat = os.stat(self.path)
+            signature = self._signature()
         except FileNotFoundError:
             self._report_once(f"{self.path} was removed; it is written again on the next change")
-            self._disk_signature = None
+            self._disk_signature = self._settling_signature = None
             return False
         except OSError as error:
             self._report_once(f"cannot read {self.path}: {error}")
             return False
-        signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if signature == self._disk_signature:
+            self._settling_signature = None
+            return False
+        if signature != self._settling_signature:
+            # Changed since the last look: its writer may not be done. Read it once it rests.
+            self._settling_signature = signature
             return False
         try:
-            decoded = decode_text_file(self.path.read_bytes())
+            data = self.path.read_bytes()
+            if self._signature() != signature:  # written to while we read it
+                return False
+            decoded = decode_text_file(data)
         except (OSError, UndecodableText) as error:
             self._report_once(f"cannot read {self.path}: {error}")
             return False
         self._disk_signature = signature
+        self._settling_signature = None
         self._reported_problem = None
         if decoded.text == self._baseline:
             return False
@@ -243,11 +280,15 @@ class FileBinding:
                 self.check_disk()
         finally:
             if self._write_handle is not None or self._state_dirty:
-                self.write_now()
+                self.write_now(last=True)
+
+    def _signature(self) -> tuple[int, int, int]:
+        stat = os.stat(self.path)
+        return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
     def _remember_disk_signature(self) -> None:
-        stat = os.stat(self.path)
-        self._disk_signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        self._disk_signature = self._signature()
+        self._settling_signature = None
 
     def _report_once(self, problem: str) -> None:
         if problem != self._reported_problem:

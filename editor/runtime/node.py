@@ -177,7 +177,7 @@ class Node:
         await self._task_group.__aexit__(None, None, None)
         for entry in self.documents.values():
             if entry.binding is not None:
-                entry.binding.write_now()
+                entry.binding.write_now(last=True)
         if self._identity is not None:
             self._identity.release()
 
@@ -316,7 +316,7 @@ class Node:
         if entry.watcher is not None:
             entry.watcher.cancel()  # it writes what is pending as it stops
         elif entry.binding is not None:
-            entry.binding.write_now()
+            entry.binding.write_now(last=True)
         self._documents_listing_changed()
         self._emit(DocumentClosed(doc_id))
 

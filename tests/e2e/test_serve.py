@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -120,6 +121,37 @@ def test_outside_file_edit_merges_with_concurrent_remote_edit(tmp_path, peers) -
     final = wait_converged(files, "the outside edit and C's edit to merge",
                            lambda text: "ALPHA" in text and "delta" in text)
     assert final == "ALPHA\nbeta\ngamma\ndelta from C\n"
+
+
+def test_outside_saves_during_remote_typing_are_never_overwritten(tmp_path, peers) -> None:
+    """Another editor saves the shared file right after each edit a peer makes: `chorus serve`
+    is then about to write the peer's edit to the file, and must not replace the unmerged save
+    (it did, before the write waited for the merge: most rounds lost their save)."""
+    shared = tmp_path / "a"
+    shared.mkdir()
+    path = shared / "notes.txt"
+    path.write_text("middle\n", encoding="utf-8")
+    a = peers("alice", str(shared))
+    rounds = 16
+    for i in range(rounds):
+        assert run_chorus("edit", a.address, "notes.txt", "--append", f"remote {i}\n").returncode == 0
+        time.sleep(0.1)  # into the quarter second before serve writes that edit (the race)
+        text = read_text(path) or ""  # as an editor would: its buffer, one line added, saved
+        staged = path.with_name(".notes.txt.saving")
+        staged.write_text(f"outside {i}\n" + text, encoding="utf-8")
+        os.replace(staged, path)
+    wanted = [f"{who} {i}\n" for who in ("outside", "remote") for i in range(rounds)]
+
+    def complete() -> str | None:
+        text = read_text(path)
+        return text if text is not None and all(line in text for line in wanted) else None
+
+    try:
+        final = wait_for(complete, CONVERGE, "every save and every remote edit in the file")
+    except AssertionError:
+        raise AssertionError(f"lost: {[w for w in wanted if w not in (read_text(path) or '')]}") from None
+    assert final.count("middle\n") == 1
+    wait_for(lambda: cat(a, "notes.txt") == read_text(path), CONVERGE, "the document to match the file")
 
 
 def test_client_errors_have_distinct_exit_codes(tmp_path, peers) -> None:
