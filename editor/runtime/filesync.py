@@ -70,6 +70,55 @@ def merge_three_way(base: str, disk: str, current: str) -> str:
     return base[:low] + first + second + base[high:]
 
 
+Signature = tuple[int, int, int]  # (mtime_ns, size, inode): any write or replacement changes it
+
+
+class DiskWatch:
+    """Notices another program's changes to one file, once they rest, never our own writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._known: Signature | None = None  # the file as we last read or wrote it
+        self._settling: Signature | None = None  # an outside change seen once, maybe unfinished
+
+    def remember(self) -> None:
+        """The file as it is now is ours (just read or written)."""
+        self._known, self._settling = self._signature(), None
+
+    def forget(self) -> None:
+        """The file is gone: whatever appears there next is an outside change."""
+        self._known = self._settling = None
+
+    def changed(self) -> bool:
+        """Whether the file differs from what we last read or wrote (False if it is gone)."""
+        try:
+            return self._signature() != self._known
+        except FileNotFoundError:
+            return False
+
+    def read_change(self, *, settled: bool = True) -> bytes | None:
+        """The file's bytes if another program changed it, else None. With `settled`, only once
+        it has not changed since the previous call (its writer may still be at work).
+        `OSError` (`FileNotFoundError` if it is gone) when it cannot be read."""
+        signature = self._signature()
+        if signature == self._known:
+            self._settling = None
+            return None
+        if settled and signature != self._settling:
+            self._settling = signature
+            return None
+        data = self.path.read_bytes()
+        if self._signature() != signature:  # written to while we read it
+            self._settling = None
+            return None
+        self._known, self._settling = signature, None
+        return data
+
+    def _signature(self) -> Signature:
+        stat = os.stat(self.path)
+        return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
 class FileBinding:
     """One shared document bound to one text file and its `.chorus/` records."""
 
@@ -95,8 +144,7 @@ class FileBinding:
         self._baseline = baseline
         self._write_delay = write_delay
         self._max_write_delay = max_write_delay
-        self._disk_signature: tuple[int, int, int] | None = None  # the file as last merged or written
-        self._settling_signature: tuple[int, int, int] | None = None  # an outside change seen once
+        self._disk = DiskWatch(path)
         self._write_handle: asyncio.TimerHandle | None = None
         self._first_unwritten_change: float | None = None
         self._reported_problem: str | None = None
@@ -159,7 +207,7 @@ class FileBinding:
             # Kept on disk too, so that a later open tells an outside edit from our own text.
             file_state.save_baseline(baseline)
         if disk is not None:
-            binding._remember_disk_signature()
+            binding._disk.remember()
         if document.text != baseline:
             binding.write_now()
         return binding
@@ -199,7 +247,7 @@ class FileBinding:
                 self._state_dirty = False
             text = self.document.text
             if text != self._baseline or not self.path.exists():
-                if self._changed_outside():
+                if self._disk.changed():
                     # Replacing it now would lose that change (or the rest of a write still
                     # under way): merge it first, on the next poll, then write.
                     if not last:
@@ -210,7 +258,7 @@ class FileBinding:
                                         self.file_format.newline)
                 self._state.prepare_baseline(text)
                 atomic_write(self.path, data)
-                self._remember_disk_signature()
+                self._disk.remember()
                 self._state.commit_baseline(text)
                 self._baseline = text
             self._reported_problem = None
@@ -220,43 +268,22 @@ class FileBinding:
     def _baseline_matches_document(self) -> bool:
         return self._baseline == self.document.text
 
-    def _changed_outside(self) -> bool:
-        """Whether the file differs from what we last merged or wrote (False if it is gone)."""
-        try:
-            return self._signature() != self._disk_signature
-        except FileNotFoundError:
-            return False
-
     # ------------------------------------------------------------ file -> doc
 
     def check_disk(self) -> bool:
         """Merge an edit another program made to the file; True if the document changed."""
         try:
-            signature = self._signature()
-        except FileNotFoundError:
-            self._report_once(f"{self.path} was removed; it is written again on the next change")
-            self._disk_signature = self._settling_signature = None
-            return False
-        except OSError as error:
-            self._report_once(f"cannot read {self.path}: {error}")
-            return False
-        if signature == self._disk_signature:
-            self._settling_signature = None
-            return False
-        if signature != self._settling_signature:
-            # Changed since the last look: its writer may not be done. Read it once it rests.
-            self._settling_signature = signature
-            return False
-        try:
-            data = self.path.read_bytes()
-            if self._signature() != signature:  # written to while we read it
+            data = self._disk.read_change()
+            if data is None:
                 return False
             decoded = decode_text_file(data)
+        except FileNotFoundError:
+            self._report_once(f"{self.path} was removed; it is written again on the next change")
+            self._disk.forget()
+            return False
         except (OSError, UndecodableText) as error:
             self._report_once(f"cannot read {self.path}: {error}")
             return False
-        self._disk_signature = signature
-        self._settling_signature = None
         self._reported_problem = None
         if decoded.text == self._baseline:
             return False
@@ -281,14 +308,6 @@ class FileBinding:
         finally:
             if self._write_handle is not None or self._state_dirty:
                 self.write_now(last=True)
-
-    def _signature(self) -> tuple[int, int, int]:
-        stat = os.stat(self.path)
-        return stat.st_mtime_ns, stat.st_size, stat.st_ino
-
-    def _remember_disk_signature(self) -> None:
-        self._disk_signature = self._signature()
-        self._settling_signature = None
 
     def _report_once(self, problem: str) -> None:
         if problem != self._reported_problem:
