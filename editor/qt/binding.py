@@ -83,12 +83,14 @@ class DocumentBinding(QObject):
         return self._with_caret_following(self.document.redo)
 
     def set_text(self, text: str) -> None:
-        """Replace the widget's whole text as one user edit (sent as a minimal edit)."""
+        """Make `text` the widget's text by one user edit of only the range that differs, so
+        carets and selections elsewhere stay where they are (setPlainText would clear and
+        re-insert everything)."""
+        index, deleted, inserted = minimal_edit(self.document.text, text)
         cursor = QTextCursor(self._qdoc)
-        cursor.select(QTextCursor.SelectionType.Document)
-        # One contentsChange for the whole region: the shadow diff keeps the edit minimal,
-        # where setPlainText would clear and re-insert everything.
-        cursor.insertText(widget_text(text))
+        cursor.setPosition(self.utf16_of(index))
+        cursor.setPosition(self.utf16_of(index + deleted), QTextCursor.MoveMode.KeepAnchor)
+        cursor.insertText(widget_text(inserted))
 
     def index_of_utf16(self, offset: int) -> int:
         """Code point index of widget position `offset` (UTF-16 units)."""

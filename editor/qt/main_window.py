@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -45,6 +45,7 @@ from editor.qt.network_panel import NetworkPanel
 from editor.qt.participants import ParticipantsPanel
 from editor.qt.preferences import Preferences, PreferencesDialog, load_preferences, save_preferences
 from editor.qt.theme import is_dark
+from editor.runtime.filesync import DiskWatch, merge_three_way
 from editor.runtime.storage import atomic_write
 
 __all__ = ["DocumentTab", "FileFormat", "MainWindow", "UnsavedChoice", "document_with_text"]
@@ -58,6 +59,8 @@ ENCODING_CHOICES = ("utf-8", "cp1252", "latin-1", "utf-16", "shift_jis", "euc-jp
                     "big5", "euc-kr", "koi8-r", "cp1251", "iso8859-2", "iso8859-15", "mac-roman")
 # The document a file's text is first loaded through: its edits are history, not undoable.
 _FILE_SOURCE = "file"
+# How often open files are checked for changes made by other programs (a stat each).
+DISK_CHECK_INTERVAL_MS = 500
 
 
 class UnsavedChoice(Enum):
@@ -101,6 +104,10 @@ class DocumentTab(QWidget):
         self.file_format = file_format
         self._title = title
         self._modified = False
+        # The file as this tab last loaded or saved it, to tell and merge other programs' edits.
+        self.disk: DiskWatch | None = None
+        self.disk_text: str | None = None
+        self.file_missing = False
         self.editor = CodeEditor(self)
         self.binding = DocumentBinding(self.editor, document)
         self.editor.position_of_index = self.binding.utf16_of
@@ -112,6 +119,14 @@ class DocumentTab(QWidget):
         layout.addWidget(self.find_bar)
         self.editor.set_language(language_for_filename(title), dark=dark)
         self.binding.changed.connect(lambda: self.set_modified(True))
+
+    def track_file(self, path: Path, text: str) -> None:
+        """`path` holds `text` now (just loaded or saved): later changes there are outside ones."""
+        self.path = path
+        self.disk_text = text
+        self.file_missing = False
+        self.disk = DiskWatch(path)
+        self.disk.remember()
 
     @property
     def title(self) -> str:
@@ -174,6 +189,9 @@ class MainWindow(QMainWindow):
         if isinstance(app, QGuiApplication):
             app.styleHints().colorSchemeChanged.connect(self._on_color_scheme_changed)
         self._update_title()
+        self._disk_timer = QTimer(self, interval=DISK_CHECK_INTERVAL_MS)
+        self._disk_timer.timeout.connect(self.check_files_on_disk)
+        self._disk_timer.start()
 
     # -- documents ---------------------------------------------------------------------
 
@@ -235,8 +253,52 @@ class MainWindow(QMainWindow):
                     return None
         file_format = FileFormat(decoded.encoding, decoded.bom, decoded.newline)
         tab = self.add_document(document_with_text(decoded.text), path.name, path=path, file_format=file_format)
+        tab.track_file(path, decoded.text)
         self._remember_recent(path)
         return tab
+
+    def check_files_on_disk(self) -> None:
+        """Merge what other programs saved into the open files since this window last looked."""
+        for tab in self.tab_list():
+            self._merge_outside_change(tab)
+
+    def _merge_outside_change(self, tab: DocumentTab, *, settled: bool = True) -> None:
+        """Three-way merge of the file's new text with the tab's (the last loaded or saved text
+        as the base), as `chorus serve` does: nothing typed on either side is lost."""
+        if tab.disk is None:
+            return
+        try:
+            data = tab.disk.read_change(settled=settled)
+            if data is None:
+                return
+            try:
+                decoded = decode_text_file(data)
+            except UndecodableText:  # as when it was opened: the encoding the user chose then
+                decoded = decode_text_file(data, encoding=tab.file_format.encoding)
+        except FileNotFoundError:
+            if not tab.file_missing:
+                tab.file_missing = True
+                tab.disk.forget()
+                tab.set_modified(True)  # closing it now loses the text: ask first
+                self.statusBar().showMessage(f"{tab.title} was deleted or moved by another program", 10000)
+            return
+        except (OSError, UndecodableText, LookupError) as error:
+            self.statusBar().showMessage(f"{tab.title} changed on disk but cannot be read: {error}", 10000)
+            return
+        tab.file_missing = False
+        if decoded.text == tab.disk_text:
+            return
+        base = tab.disk_text if tab.disk_text is not None else tab.document.text
+        unsaved = tab.document.text != base
+        merged = merge_three_way(base, decoded.text, tab.document.text)
+        if merged != tab.document.text:
+            tab.binding.set_text(merged)
+        tab.disk_text = decoded.text
+        tab.file_format = FileFormat(decoded.encoding, decoded.bom, decoded.newline)
+        tab.set_modified(tab.document.text != decoded.text)
+        self._show_format(tab)
+        outcome = "merged with your unsaved edits" if unsaved else "reloaded"
+        self.statusBar().showMessage(f"{tab.title} was changed by another program: {outcome}", 5000)
 
     def save(self, tab: DocumentTab | None = None) -> bool:
         """Write the document to its file (asking for one if it has none); True if saved."""
@@ -245,6 +307,8 @@ class MainWindow(QMainWindow):
             return False
         if tab.path is None:
             return self.save_as(tab)
+        # A change another program saved since the last check is merged, never overwritten.
+        self._merge_outside_change(tab, settled=False)
         return self._write(tab, tab.path)
 
     def save_as(self, tab: DocumentTab | None = None, path: Path | None = None) -> bool:
@@ -530,6 +594,7 @@ class MainWindow(QMainWindow):
         except OSError as error:
             self._show_error("Cannot save file", f"{path.name} could not be written:\n{error.strerror or error}")
             return False
+        tab.track_file(path, text)
         tab.file_format = file_format
         tab.set_modified(False)
         self._show_format(tab)

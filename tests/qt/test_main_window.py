@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 from editor.qt.editor_widget import RemoteCursor
 from editor.qt.main_window import FileFormat, MainWindow, UnsavedChoice
 from editor.qt.preferences import OKABE_ITO, Preferences, load_preferences
-from tests.qt.helpers import shortcut, type_text
+from tests.qt.helpers import place_caret, shortcut, type_text
 
 
 @pytest.fixture
@@ -106,6 +106,66 @@ def test_unencodable_text_is_saved_as_utf8_when_accepted(window, tmp_path, monke
     monkeypatch.setattr(window, "ask_save_unencodable", lambda _tab, _problem: True)
     assert window.save(tab)
     assert path.read_bytes() == "\U0001F600caf\u00e9\n".encode()
+
+
+def save_elsewhere(path, text: str) -> None:
+    """Another program saves the file (write aside, rename over it, as editors do)."""
+    staged = path.with_name(path.name + ".saving")
+    staged.write_text(text, encoding="utf-8")
+    staged.replace(path)
+
+
+def test_a_file_saved_by_another_program_is_reloaded_in_its_tab(qtbot, window, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("one\ntwo 😀\nthree\n", encoding="utf-8")
+    tab = window.open_file(path)
+    place_caret(tab.editor, len("one\ntwo 😀\nth".encode("utf-16-le")) // 2)
+    save_elsewhere(path, "ONE\ntwo 😀\nthree\n")
+    qtbot.waitUntil(lambda: tab.document.text == "ONE\ntwo 😀\nthree\n", timeout=5000)
+    assert tab.editor.toPlainText() == tab.document.text
+    assert not tab.modified  # the tab holds what the file holds
+    assert tab.editor.textCursor().position() == len("ONE\ntwo 😀\nth".encode("utf-16-le")) // 2
+    assert window.statusBar().currentMessage() == "notes.txt was changed by another program: reloaded"
+
+
+def test_unsaved_edits_merge_with_a_file_saved_by_another_program(qtbot, window, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("alpha\nbeta\n", encoding="utf-8")
+    tab = window.open_file(path)
+    tab.editor.moveCursor(tab.editor.textCursor().MoveOperation.End)
+    type_text(tab.editor, "typed here\n")
+    save_elsewhere(path, "saved elsewhere\nalpha\nbeta\n")
+    qtbot.waitUntil(lambda: "saved elsewhere" in tab.document.text, timeout=5000)
+    assert tab.document.text == "saved elsewhere\nalpha\nbeta\ntyped here\n"
+    assert tab.modified  # the typed line is not on disk yet
+    assert window.statusBar().currentMessage().endswith(": merged with your unsaved edits")
+    assert window.save(tab)
+    assert path.read_text(encoding="utf-8") == "saved elsewhere\nalpha\nbeta\ntyped here\n"
+
+
+def test_saving_merges_a_change_made_on_disk_since_the_last_check(window, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("alpha\n", encoding="utf-8")
+    tab = window.open_file(path)
+    window._disk_timer.stop()  # the save itself must notice, not the periodic check
+    type_text(tab.editor, "mine ")
+    save_elsewhere(path, "alpha\ntheirs\n")
+    assert window.save(tab)
+    assert path.read_text(encoding="utf-8") == "mine alpha\ntheirs\n"
+    assert tab.editor.toPlainText() == "mine alpha\ntheirs\n" and not tab.modified
+
+
+def test_a_file_deleted_by_another_program_keeps_its_text_and_asks_before_closing(
+        qtbot, window, tmp_path, monkeypatch):
+    path = tmp_path / "notes.txt"
+    path.write_text("keep me\n", encoding="utf-8")
+    tab = window.open_file(path)
+    path.unlink()
+    qtbot.waitUntil(lambda: tab.modified, timeout=5000)
+    assert tab.document.text == "keep me\n"
+    asked = []
+    monkeypatch.setattr(window, "ask_unsaved", lambda tabs: asked.append(tabs) or UnsavedChoice.CANCEL)
+    assert not window.close_tab(tab) and asked
 
 
 def test_closing_a_modified_tab_asks(window, monkeypatch):
