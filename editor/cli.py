@@ -63,6 +63,7 @@ def default_name() -> str:
 
 
 PEER_HELP = "the peer (`chorus serve` or the app), e.g. 127.0.0.1:4117; the port defaults to 4117"
+DOC_HELP = "document id or title (case and extension may be left out when only one matches)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,11 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     cat = commands.add_parser("cat", help="print a document's text")
     cat.add_argument("address", type=peer_address, metavar="HOST:PORT", help=PEER_HELP)
-    cat.add_argument("doc", metavar="DOC", help="document id or title")
+    cat.add_argument("doc", metavar="DOC", help=DOC_HELP)
 
     edit = commands.add_parser("edit", help="apply one edit to a document and wait until the peer has it")
     edit.add_argument("address", type=peer_address, metavar="HOST:PORT", help=PEER_HELP)
-    edit.add_argument("doc", metavar="DOC", help="document id or title")
+    edit.add_argument("doc", metavar="DOC", help=DOC_HELP)
     action = edit.add_mutually_exclusive_group(required=True)
     action.add_argument("--insert", nargs=2, metavar=("POS", "TEXT"),
                         help="insert TEXT before character POS (counted from 0, in code points)")

@@ -7,9 +7,9 @@ import logging
 import os
 import random
 import ssl as ssl_module
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from editor.core.document import SharedDocument
@@ -344,17 +344,25 @@ class Node:
         return sum(1 for entry in self.documents.values() if entry.shared)
 
     def find_remote_document(self, peer_id: str, doc: str) -> RemoteDocument:
-        """A document a peer offers, by id or, failing that, by title."""
+        """A document a peer offers, by id or, failing that, by title.
+
+        A title matches exactly first; failing that, ignoring case and the extension ("notes"
+        finds "Notes.txt"), as long as only one document matches."""
         offered = self.peer_documents.get(peer_id, ())
         for candidate in offered:
             if candidate.doc_id == doc:
                 return candidate
-        matches = [c for c in offered if c.title == doc]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise UnknownDocumentError(f"several documents are titled {doc!r}; use an id")
-        raise UnknownDocumentError(f"the peer has no document {doc!r}")
+        for title_matches in (_same_title, _loosely_same_title):
+            matches = [c for c in offered if title_matches(c.title, doc)]
+            if len(matches) == 1:
+                return matches[0]
+            if matches:
+                raise UnknownDocumentError(
+                    f"several documents are titled {doc!r} ({_titles(matches)}); use an id")
+        if not offered:
+            raise UnknownDocumentError(f"the peer has no document {doc!r} (it shares none)")
+        raise UnknownDocumentError(
+            f"the peer has no document {doc!r} (it shares {_titles(offered)})")
 
     def join(self, peer_id: str, remote: RemoteDocument) -> HeldDocument:
         """Hold a document a connected peer offers and start syncing it."""
@@ -793,3 +801,20 @@ def _free_file_name(folder: Path, title: str, held: Iterable[HeldDocument]) -> P
         candidate = folder / (f"{stem} ({counter}){dot}{suffix}" if dot else f"{safe} ({counter})")
         counter += 1
     return candidate
+
+
+def _same_title(title: str, wanted: str) -> bool:
+    return title == wanted
+
+
+def _loosely_same_title(title: str, wanted: str) -> bool:
+    """Equal ignoring case, with or without the title's extension."""
+    title, wanted = title.casefold(), wanted.casefold()
+    return wanted in (title, PurePath(title).stem)
+
+
+def _titles(documents: Sequence[RemoteDocument], shown: int = 5) -> str:
+    """ "a.txt, b.txt and 3 more" for an error message."""
+    names = ", ".join(repr(document.title) for document in documents[:shown])
+    hidden = len(documents) - shown
+    return f"{names} and {hidden} more" if hidden > 0 else names

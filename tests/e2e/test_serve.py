@@ -163,7 +163,10 @@ def test_client_errors_have_distinct_exit_codes(tmp_path, peers) -> None:
     assert listing.returncode == 0 and "a.txt" in listing.stdout
     assert listing.stderr == ""  # a one-shot command does not print the connection log
     unknown = run_chorus("cat", a.address, "missing.txt")
-    assert unknown.returncode == 4 and "missing.txt" in unknown.stderr
+    assert unknown.returncode == 4
+    assert unknown.stderr.strip() == "chorus: the peer has no document 'missing.txt' (it shares 'a.txt')"
+    by_stem = run_chorus("cat", a.address, "A")  # case and extension left out
+    assert by_stem.returncode == 0 and by_stem.stdout == "abc"
     bad_position = run_chorus("edit", a.address, "a.txt", "--insert", "99", "x")
     assert bad_position.returncode == 5
     assert bad_position.stderr.strip() == "chorus: bad position: 99 is past the end of 'a.txt' (3 characters)"

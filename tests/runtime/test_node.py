@@ -11,7 +11,7 @@ import pytest
 
 from editor.core.document import SharedDocument
 from editor.runtime.events import PeerConnected, PeerStatus, RemoteDocument, SyncStatus
-from editor.runtime.node import Node, NodeConfig
+from editor.runtime.node import Node, NodeConfig, UnknownDocumentError
 
 TIMEOUT = 10.0
 
@@ -400,3 +400,26 @@ async def test_a_busy_port_is_a_plain_oserror_and_leaves_nothing_running() -> No
             async with Node(NodeConfig(name="second", listen_host="127.0.0.1", listen_port=first.port)):
                 pass
         assert raised.value.errno == errno.EADDRINUSE
+
+
+def test_find_remote_document_by_id_exact_title_then_loose_title() -> None:
+    node = Node(config("alice"))  # never started: only its listing of a peer is used
+    offered = (
+        RemoteDocument("id-1", "Notes.txt", 1),
+        RemoteDocument("id-2", "notes.md", 2),
+        RemoteDocument("id-3", "todo.txt", 3),
+        RemoteDocument("id-4", "todo.md", 4),
+    )
+    node.peer_documents["bob"] = offered
+    assert node.find_remote_document("bob", "id-3").doc_id == "id-3"
+    assert node.find_remote_document("bob", "Notes.txt").doc_id == "id-1"
+    assert node.find_remote_document("bob", "NOTES.MD").doc_id == "id-2"
+    with pytest.raises(UnknownDocumentError, match=r"several documents are titled 'todo' \('todo.txt', 'todo.md'\)"):
+        node.find_remote_document("bob", "todo")
+    with pytest.raises(UnknownDocumentError, match=r"no document 'x' \(it shares 'Notes.txt', 'notes.md', 'todo.txt', 'todo.md'\)"):
+        node.find_remote_document("bob", "x")
+    node.peer_documents["bob"] = offered * 2
+    with pytest.raises(UnknownDocumentError, match=r"'todo.md', 'Notes.txt' and 3 more\)"):
+        node.find_remote_document("bob", "x")
+    with pytest.raises(UnknownDocumentError, match="it shares none"):
+        node.find_remote_document("carol", "x")
