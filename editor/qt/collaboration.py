@@ -121,7 +121,7 @@ class Collaboration(QObject):
         window.connect_action.triggered.connect(lambda _checked=False: window.network_panel.connect_with_dialog())
         window.network_panel.join_requested.connect(self.join)
         window.network_panel.connect_requested.connect(self.connect_to)
-        window.participants_panel.participant_activated.connect(self.reveal_participant)
+        window.participants_panel.participant_activated.connect(self._participant_clicked)
         window.participants_panel.follow_changed.connect(self._follow_changed)
         window.network_dock.show()
 
@@ -233,6 +233,11 @@ class Collaboration(QObject):
                 _scroll_into_view(tab, tab.editor.position_of_index(participant.head))
                 return True
         return False
+
+    def _participant_clicked(self, client_id: int) -> None:
+        """Show where they are, with their name flag even if they have been idle."""
+        if self.reveal_participant(client_id):
+            self.window.current_tab().editor.show_flag(client_id)
 
     def follow(self, client_id: int | None) -> None:
         """Keep the view on that participant's caret until the user types, clicks or scrolls."""

@@ -3,15 +3,17 @@ word wrap, zoom, go-to-line, syntax highlighting and remote carets with name fla
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import QMimeData, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
     QFontDatabase,
     QFontMetricsF,
+    QMouseEvent,
     QPainter,
     QPaintEvent,
     QPalette,
@@ -30,6 +32,9 @@ __all__ = ["CodeEditor", "RemoteCursor"]
 HIGHLIGHT_LIMIT_CHARS = 4_000_000
 _LINE_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n", "\u0085": "\n"})
 _MIN_POINT_SIZE = 4.0
+# A name flag covers text, so it shows only for a while after its participant moves or types
+# (and while the mouse is over their caret), as in other live-collaboration editors.
+FLAG_SHOWN_SECONDS = 3.0
 _MAX_ZOOM_STEPS = 40
 
 
@@ -42,6 +47,12 @@ class RemoteCursor:
     color: str  # any colour QColor understands, e.g. "#E69F00"
     position: int
     anchor: int
+    # Changes whenever the participant moves or types (e.g. their caret's anchors: positions
+    # also shift with other people's edits); None: judged by position and anchor.
+    activity: object = None
+
+    def activity_key(self) -> object:
+        return (self.position, self.anchor) if self.activity is None else self.activity
 
 
 @dataclass
@@ -49,6 +60,7 @@ class _PlacedCursor:
     remote: RemoteCursor
     color: QColor
     cursor: QTextCursor  # kept up to date by the document as the text changes
+    flag_until: float  # on `CodeEditor.clock`: the name flag shows until then
 
 
 class _LineNumberArea(QWidget):
@@ -76,6 +88,12 @@ class CodeEditor(QPlainTextEdit):
         self._gutter = _LineNumberArea(self)
         self._highlighter: SyntaxHighlighter | None = None
         self._remote: list[_PlacedCursor] = []
+        self._hovered_caret: int | None = None  # client id of the remote caret under the mouse
+        self.clock: Callable[[], float] = time.monotonic  # replaceable by tests
+        self._flag_timer = QTimer(self)
+        self._flag_timer.setSingleShot(True)
+        self._flag_timer.timeout.connect(self._flags_expired)
+        self.viewport().setMouseTracking(True)
         self._zoom_steps = 0
         # Code point index -> UTF-16 position; the binding installs its cached converter.
         self.position_of_index: Callable[[int], int] = self._position_of_index_slow
@@ -181,16 +199,52 @@ class CodeEditor(QPlainTextEdit):
     def set_remote_cursors(self, cursors: Sequence[RemoteCursor]) -> None:
         """Show these remote carets and selections (replacing the previous ones)."""
         length = self.document().characterCount() - 1
+        now = self.clock()
+        before = {placed.remote.client_id: placed for placed in self._remote}
         placed = []
         for remote in cursors:
             cursor = QTextCursor(self.document())
             cursor.setPosition(self._clamped_position(remote.anchor, length))
             cursor.setPosition(self._clamped_position(remote.position, length),
                                QTextCursor.MoveMode.KeepAnchor)
-            placed.append(_PlacedCursor(remote, QColor(remote.color), cursor))
+            previous = before.get(remote.client_id)
+            if previous is None or previous.remote.activity_key() != remote.activity_key():
+                flag_until = now + FLAG_SHOWN_SECONDS
+            else:
+                flag_until = previous.flag_until
+            placed.append(_PlacedCursor(remote, QColor(remote.color), cursor, flag_until))
         self._remote = placed
+        self._schedule_flag_expiry()
         self._refresh_extra_selections()
         self.viewport().update()
+
+    def show_flag(self, client_id: int) -> None:
+        """Show that participant's name flag again for a while (e.g. when the user looks for them)."""
+        for placed in self._remote:
+            if placed.remote.client_id == client_id:
+                placed.flag_until = self.clock() + FLAG_SHOWN_SECONDS
+        self._schedule_flag_expiry()
+        self.viewport().update()
+
+    def flag_shown(self, client_id: int) -> bool:
+        """Whether that participant's name flag is drawn now."""
+        return any(placed.remote.client_id == client_id and self._flag_visible(placed, self.clock())
+                   for placed in self._remote)
+
+    def _flag_visible(self, placed: _PlacedCursor, now: float) -> bool:
+        return now < placed.flag_until or placed.remote.client_id == self._hovered_caret
+
+    def _schedule_flag_expiry(self) -> None:
+        now = self.clock()
+        pending = [placed.flag_until - now for placed in self._remote if placed.flag_until > now]
+        if pending:
+            self._flag_timer.start(int(min(pending) * 1000) + 1)
+        else:
+            self._flag_timer.stop()
+
+    def _flags_expired(self) -> None:
+        self.viewport().update()
+        self._schedule_flag_expiry()
 
     def remote_cursors(self) -> list[tuple[RemoteCursor, int, int]]:
         """Each shown remote cursor with its current UTF-16 (anchor, position) in the widget."""
@@ -247,11 +301,14 @@ class CodeEditor(QPlainTextEdit):
         flag_metrics = QFontMetricsF(flag_font)
         painter.setFont(flag_font)
         visible = self.viewport().rect()
+        now = self.clock()
         for placed in self._remote:
             caret = self.cursorRect(placed.cursor)
             if not caret.intersects(visible.adjusted(0, -caret.height(), 0, caret.height())):
                 continue
             painter.fillRect(QRect(caret.left(), caret.top(), 2, caret.height()), placed.color)
+            if not self._flag_visible(placed, now):
+                continue
             label = placed.remote.name
             flag_width = int(flag_metrics.horizontalAdvance(label)) + 6
             flag_height = int(flag_metrics.height()) + 2
@@ -262,6 +319,27 @@ class CodeEditor(QPlainTextEdit):
             painter.setPen(_readable_on(placed.color))
             painter.drawText(flag, Qt.AlignmentFlag.AlignCenter, label)
         painter.end()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        super().mouseMoveEvent(event)
+        self._set_hovered_caret(self._remote_caret_at(event.position().toPoint()))
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
+        super().leaveEvent(event)
+        self._set_hovered_caret(None)
+
+    def _remote_caret_at(self, point: QPoint) -> int | None:
+        """The client id of the remote caret at `point` (viewport coordinates), if any."""
+        for placed in self._remote:
+            # A few pixels either side: a caret is two pixels wide.
+            if self.cursorRect(placed.cursor).adjusted(-4, 0, 4, 0).contains(point):
+                return placed.remote.client_id
+        return None
+
+    def _set_hovered_caret(self, client_id: int | None) -> None:
+        if client_id != self._hovered_caret:
+            self._hovered_caret = client_id
+            self.viewport().update()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)

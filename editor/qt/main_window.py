@@ -118,7 +118,7 @@ class DocumentTab(QWidget):
         layout.addWidget(self.editor)
         layout.addWidget(self.find_bar)
         self.editor.set_language(language_for_filename(title), dark=dark)
-        self.binding.changed.connect(lambda: self.set_modified(True))
+        self.binding.changed.connect(self._text_changed)
 
     def track_file(self, path: Path, text: str) -> None:
         """`path` holds `text` now (just loaded or saved): later changes there are outside ones."""
@@ -150,6 +150,15 @@ class DocumentTab(QWidget):
         if modified != self._modified:
             self._modified = modified
             self.modified_changed.emit(modified)
+
+    def _text_changed(self) -> None:
+        """Modified, unless the text is back to what the file holds (undone, here or by a peer).
+
+        The texts are compared only when their lengths match, so typing stays O(1)."""
+        if self.disk_text is None or self.file_missing or len(self.document) != len(self.disk_text):
+            self.set_modified(True)
+        else:
+            self.set_modified(self.document.text != self.disk_text)
 
     def _dark(self) -> bool:
         app = QGuiApplication.instance()

@@ -32,6 +32,8 @@ class Participant:
     color: str
     anchor: int | None
     head: int | None
+    # Changes when they move their caret or type (their anchors, not the resolved positions).
+    activity: str = ""
 
 
 def resolve_participants(document: SharedDocument, states: Mapping[int, PresenceState]) -> list[Participant]:
@@ -47,14 +49,15 @@ def resolve_participants(document: SharedDocument, states: Mapping[int, Presence
                 anchor = head = None
             if anchor is None or head is None:
                 anchor = head = None
-        resolved.append(Participant(client_id, state.name, state.color, anchor, head))
+        resolved.append(Participant(client_id, state.name, state.color, anchor, head,
+                                    activity=repr((state.anchor, state.head))))
     resolved.sort(key=lambda p: (p.name.casefold(), p.client_id))
     return resolved
 
 
 def remote_cursors(participants: Sequence[Participant]) -> list[RemoteCursor]:
     """The carets and selections to draw (participants without a caret are left out)."""
-    return [RemoteCursor(p.client_id, p.name, p.color, p.head, p.anchor)
+    return [RemoteCursor(p.client_id, p.name, p.color, p.head, p.anchor, activity=p.activity)
             for p in participants if p.head is not None and p.anchor is not None]
 
 

@@ -126,11 +126,21 @@ def test_remote_carets_and_selections_are_drawn_and_removed_when_they_leave(qtbo
                         "the participants list to show alice at line 2, column 10")
             assert bob.window.participants_panel.names()[0].startswith("bob (you)")
 
-            # Bob types before alice's selection: her selection moves with the text.
+            # Bob types before alice's selection: her selection moves with the text, and since
+            # she did nothing, her name flag does not come back (the same activity).
+            activity = tab_b.editor.remote_cursors()[0][0].activity
+            assert tab_b.editor.flag_shown(tab_b.editor.remote_cursors()[0][0].client_id)
             place_caret(tab_b.editor, 0)
             type_text(tab_b.editor, ">>")
             moved = (expected[0], expected[1] + 2, expected[2] + 2)
             await until(lambda: drawn() == [moved], "alice's selection to move with the text")
+            assert tab_b.editor.remote_cursors()[0][0].activity == activity
+            place_caret(tab_a.editor, 0)  # alice moves: a new activity
+            await until(lambda: tab_b.editor.remote_cursors()[0][0].activity != activity,
+                        "alice's move to reach bob")
+            place_caret(tab_a.editor, utf16_offset(">>" + text, end + 2),
+                        anchor=utf16_offset(">>" + text, start + 2))
+            await until(lambda: drawn() == [moved], "alice's selection to be back")
 
             # A new name and colour reach the other window.
             alice.collaboration.apply_preferences(Preferences("Alice L.", "#009E73", 0, False))

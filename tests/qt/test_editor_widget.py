@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from PySide6.QtGui import QTextCursor
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QMouseEvent, QTextCursor
+from PySide6.QtWidgets import QApplication
 
 from editor.core.document import SharedDocument
 from editor.core.offsets import utf16_offset
-from editor.qt.editor_widget import CodeEditor, RemoteCursor
+from editor.qt.editor_widget import FLAG_SHOWN_SECONDS, CodeEditor, RemoteCursor
 from editor.qt.find_bar import FindBar
 from editor.qt.highlighter import LANGUAGES, SyntaxHighlighter, language_for_filename
 from editor.qt.binding import DocumentBinding
@@ -118,6 +120,56 @@ def test_remote_cursors_follow_the_text(bound):
     assert len(editor.extraSelections()) == 2
     editor.show()
     editor.grab()  # paints carets and flags without error
+
+
+def _pixels_of(editor: CodeEditor, color: str) -> int:
+    image = editor.viewport().grab().toImage()
+    wanted = QColor(color).rgb()
+    return sum(image.pixel(x, y) == wanted for x in range(image.width()) for y in range(image.height()))
+
+
+def test_name_flags_show_after_activity_and_on_hover_only(bound, qtbot):
+    editor, document, _ = bound("first line\nsecond line\nthird line")
+    now = [1000.0]
+    editor.clock = lambda: now[0]
+    editor.resize(400, 200)
+    editor.show()
+    qtbot.waitExposed(editor)
+    ada = RemoteCursor(1, "Ada Lovelace", "#E69F00", position=15, anchor=15, activity="at 15")
+    editor.set_remote_cursors([ada])
+    assert editor.flag_shown(1)
+    with_flag = _pixels_of(editor, "#E69F00")
+    now[0] += FLAG_SHOWN_SECONDS + 0.1
+    assert not editor.flag_shown(1)
+    caret_only = _pixels_of(editor, "#E69F00")
+    assert 0 < caret_only < with_flag / 4  # the caret stays; the flag (many pixels) is gone
+    # Others' edits shift the caret without activity of Ada's: the flag stays hidden.
+    document.apply_update(_remote_insert(document, 0, "more "), "peer")
+    editor.set_remote_cursors([RemoteCursor(1, "Ada Lovelace", "#E69F00", 20, 20, activity="at 15")])
+    assert not editor.flag_shown(1)
+    # Ada types: her anchors change, the flag shows again and hides after a while.
+    editor.set_remote_cursors([RemoteCursor(1, "Ada Lovelace", "#E69F00", 21, 21, activity="at 16")])
+    assert editor.flag_shown(1)
+    now[0] += FLAG_SHOWN_SECONDS + 0.1
+    assert not editor.flag_shown(1)
+    # The mouse over her caret shows it; moving away hides it.
+    (_, _, position), = editor.remote_cursors()
+    cursor = QTextCursor(editor.document())
+    cursor.setPosition(position)
+    caret = editor.cursorRect(cursor)
+    _move_mouse(editor, caret.center())
+    assert editor.flag_shown(1)
+    _move_mouse(editor, caret.center() + QPoint(0, 3 * caret.height()))
+    assert not editor.flag_shown(1)
+    # Asking where she is shows it too.
+    editor.show_flag(1)
+    assert editor.flag_shown(1)
+
+
+def _move_mouse(editor: CodeEditor, point: QPoint) -> None:
+    event = QMouseEvent(QEvent.Type.MouseMove, QPointF(point), QPointF(editor.viewport().mapToGlobal(point)),
+                        Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(editor.viewport(), event)
 
 
 def _remote_insert(document, index: int, text: str) -> bytes:

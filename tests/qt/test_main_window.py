@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
+from editor.core.document import SharedDocument
 from editor.qt.editor_widget import RemoteCursor
 from editor.qt.main_window import FileFormat, MainWindow, UnsavedChoice
 from editor.qt.preferences import OKABE_ITO, Preferences, load_preferences
@@ -69,9 +70,27 @@ def test_undo_after_open_keeps_the_file_text(window, tmp_path):
     path.write_text("loaded\n")
     tab = window.open_file(path)
     type_text(tab.editor, "typed ")
+    assert tab.modified
     shortcut(tab.editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     shortcut(tab.editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert tab.document.text == "loaded\n"
+    assert not tab.modified and shown_title(window) == "a.txt \u2014 Chorus"
+
+
+def test_a_peers_edit_undone_by_the_peer_leaves_the_tab_unmodified(window, tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("loaded\n")
+    tab = window.open_file(path)
+    peer = SharedDocument(tab.document.doc_id)
+    peer.apply_update(tab.document.encode_state(), source="tab")
+    sent = peer.state_vector()
+    peer.replace(0, 6, "LOADED")  # the same length: the texts must really be compared
+    tab.document.apply_update(peer.encode_state(since=sent), source="peer")
+    assert tab.editor.toPlainText() == "LOADED\n" and tab.modified
+    sent = peer.state_vector()
+    assert peer.undo()
+    tab.document.apply_update(peer.encode_state(since=sent), source="peer")
+    assert tab.editor.toPlainText() == "loaded\n" and not tab.modified
 
 
 def test_undecodable_file_offers_an_encoding(window, tmp_path, monkeypatch):
