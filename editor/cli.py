@@ -240,14 +240,14 @@ async def _serve(args: argparse.Namespace) -> int:
 @contextlib.asynccontextmanager
 async def _client_node(address: tuple[str, int]):
     """A short-lived, listen-less node linked to the peer at `address`."""
-    from editor.runtime.node import LINK_ERRORS, Node, NodeConfig
+    from editor.runtime.node import LINK_ERRORS, Node, NodeConfig, describe_link_error
 
     host, port = address
     async with Node(NodeConfig(name=f"{default_name()} (chorus cli)", listen_host=None)) as node:
         try:
             link = await node.dial(host, port, timeout=CLIENT_TIMEOUT)
         except LINK_ERRORS as error:
-            reason = str(error) or type(error).__name__
+            reason = describe_link_error(error)
             raise CommandError(EXIT_UNREACHABLE, f"cannot reach {host}:{port}: {reason}") from None
         try:
             await node.wait_until(lambda: link.peer.peer_id in node.peer_documents or link.closed.is_set(),

@@ -38,7 +38,7 @@ from editor.runtime.events import (
     RemoteDocument,
     SyncStatus,
 )
-from editor.runtime.node import LINK_ERRORS, Node, NodeError
+from editor.runtime.node import LINK_ERRORS, Node, NodeError, describe_link_error
 
 __all__ = ["Collaboration", "JoinFailed"]
 
@@ -200,7 +200,7 @@ class Collaboration(QObject):
                 link = await node.dial(target.host, target.port, timeout=JOIN_TIMEOUT)
             except LINK_ERRORS as error:
                 raise JoinFailed(f"cannot reach {target.host}:{target.port}: "
-                                 f"{error or type(error).__name__}") from None
+                                 f"{describe_link_error(error)}") from None
             peer_id = link.peer.peer_id
             # Re-dial this peer whenever the link drops, as for "Connect to Address".
             self._keep(asyncio.ensure_future(self._redial_after(link, target.host, target.port)))

@@ -15,7 +15,7 @@ from enum import Enum
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -186,10 +187,18 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(documentMode=True, tabsClosable=True, movable=True)
         self.tabs.tabCloseRequested.connect(lambda index: self.close_tab(self.tabs.widget(index)))
         self.tabs.currentChanged.connect(self._on_current_changed)
-        self.setCentralWidget(self.tabs)
+        # With no tab open, the window says how to get one instead of showing a blank area.
+        self.empty_hint = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        self.empty_hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self._central = QStackedWidget()
+        self._central.addWidget(self.tabs)
+        self._central.addWidget(self.empty_hint)
+        self._central.setCurrentWidget(self.empty_hint)
+        self.setCentralWidget(self._central)
         self._build_status_bar()
         self._build_network_panel()
         self._build_menus()
+        self.empty_hint.setText(self._empty_hint_text())
         self.resize(1000, 700)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
@@ -647,8 +656,20 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(f"{tab.title}[*] \u2014 {APP_NAME}")
             self.setWindowModified(tab.modified)
 
+    def _empty_hint_text(self) -> str:
+        def keys(action: QAction) -> str:
+            return action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+
+        lines = ["No document is open.", "",
+                 f"File \u2192 New ({keys(self.new_action)}) or Open\u2026 ({keys(self.open_action)})"]
+        if self.collaboration is not None:
+            lines.append("or join a document a peer shares: double-click it in the Network panel,"
+                         " or Network \u2192 Join from Link\u2026")
+        return "\n".join(lines)
+
     def _on_current_changed(self, _index: int) -> None:
         tab = self.current_tab()
+        self._central.setCurrentWidget(self.tabs if self.tabs.count() else self.empty_hint)
         self._update_title()
         for label in (self.location_label, self.encoding_label, self.newline_label):
             label.setVisible(tab is not None)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import random
+import socket
 import ssl as ssl_module
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +61,21 @@ REQUEST_TIMEOUT = 10.0
 MAX_SHARED_FILE_BYTES = 64 * 1024 * 1024
 # What a dial or a request can fail with (LinkClosed and SetupRejected are ConnectionErrors).
 LINK_ERRORS = (OSError, TimeoutError, protocol.RequestFailed)
+
+
+def describe_link_error(error: BaseException) -> str:
+    """One of `LINK_ERRORS` in words for a person, e.g. for "cannot reach HOST:PORT: ..."."""
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (nothing listens on that port)"
+    if isinstance(error, socket.gaierror):
+        return f"unknown host ({error.strerror or error})"
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    if isinstance(error, OSError) and error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "no route to that host (is it on this network?)"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror[:1].lower() + error.strerror[1:]
+    return str(error) or type(error).__name__
 
 
 @dataclass
@@ -425,7 +442,7 @@ class Node:
             except LINK_ERRORS as error:
                 if peer_id is not None:
                     self._set_peer_status(peer_id, PeerStatus.RECONNECTING)
-                log.info("cannot reach %s: %s; retrying in %.1f s", address, error or type(error).__name__, backoff)
+                log.info("cannot reach %s: %s; retrying in %.1f s", address, describe_link_error(error), backoff)
                 await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
@@ -592,7 +609,7 @@ class Node:
                     break
                 except LINK_ERRORS as error:
                     log.info("cannot reach %s at %s:%d: %s", peer.name, address, peer.port,
-                             error or type(error).__name__)
+                             describe_link_error(error))
             else:
                 await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
                 backoff = min(backoff * 2, BACKOFF_MAX)

@@ -174,7 +174,9 @@ def test_client_errors_have_distinct_exit_codes(tmp_path, peers) -> None:
     assert not_a_number.returncode == 5 and "whole number" in not_a_number.stderr
     # Nothing listens on port 1 on loopback.
     unreachable = run_chorus("docs", "127.0.0.1:1")
-    assert unreachable.returncode == 3 and "cannot reach" in unreachable.stderr
+    assert unreachable.returncode == 3
+    assert unreachable.stderr.strip() == ("chorus: cannot reach 127.0.0.1:1: "
+                                          "connection refused (nothing listens on that port)")
     assert cat(a, "a.txt") == "abc"
 
 

@@ -295,3 +295,12 @@ def test_screenshot_looks_like_an_editor(qtbot, window, tmp_path):
     image = window.grab()
     assert image.save(str(tmp_path / "window.png"))
     assert image.width() > 500
+
+
+def test_with_no_tab_the_window_says_how_to_open_one(window):
+    assert window.empty_hint.isVisibleTo(window) and "New (Ctrl+N)" in window.empty_hint.text()
+    assert "Network panel" not in window.empty_hint.text()  # a local editor has none
+    tab = window.new_document()
+    assert tab.isVisibleTo(window) and not window.empty_hint.isVisibleTo(window)
+    assert window.close_tab(tab)
+    assert window.empty_hint.isVisibleTo(window)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import socket
 from pathlib import Path
 
 import pytest
 
 from editor.core.document import SharedDocument
 from editor.runtime.events import PeerConnected, PeerStatus, RemoteDocument, SyncStatus
-from editor.runtime.node import Node, NodeConfig, UnknownDocumentError
+from editor.runtime.node import Node, NodeConfig, UnknownDocumentError, describe_link_error
 
 TIMEOUT = 10.0
 
@@ -423,3 +425,18 @@ def test_find_remote_document_by_id_exact_title_then_loose_title() -> None:
         node.find_remote_document("bob", "x")
     with pytest.raises(UnknownDocumentError, match="it shares none"):
         node.find_remote_document("carol", "x")
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed"), "connection refused (nothing listens on that port)"),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "unknown host (Name or service not known)"),
+        (TimeoutError(), "no answer in time"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), "no route to that host (is it on this network?)"),
+        (OSError(errno.ECONNRESET, "Connection reset by peer"), "connection reset by peer"),
+        (OSError("something else"), "something else"),
+    ],
+)
+def test_link_errors_are_described_in_words(error, words) -> None:
+    assert describe_link_error(error) == words
