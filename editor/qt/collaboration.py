@@ -25,6 +25,7 @@ from editor.qt.participants import Participant, remote_cursors, resolve_particip
 from editor.qt.preferences import Preferences
 from editor.runtime.documents import HeldDocument
 from editor.runtime.events import (
+    AddressUnreachable,
     DiscoveredPeersChanged,
     DocumentClosed,
     DocumentSyncChanged,
@@ -48,7 +49,8 @@ JOIN_TIMEOUT = 10.0
 # Discovery reports no node events; the panel re-reads the discovered peers this often.
 _PEER_STATES = {PeerStatus.CONNECTED: PeerState.CONNECTED, PeerStatus.RECONNECTING: PeerState.RECONNECTING,
                 PeerStatus.OFFLINE: PeerState.OFFLINE}
-_STATUS_ORDER = {PeerState.CONNECTED: 0, PeerState.RECONNECTING: 1, PeerState.FOUND: 2, PeerState.OFFLINE: 3}
+_STATUS_ORDER = {PeerState.CONNECTED: 0, PeerState.RECONNECTING: 1, PeerState.UNREACHABLE: 2,
+                 PeerState.FOUND: 3, PeerState.OFFLINE: 4}
 
 
 class JoinFailed(Exception):
@@ -121,6 +123,7 @@ class Collaboration(QObject):
         window.connect_action.triggered.connect(lambda _checked=False: window.network_panel.connect_with_dialog())
         window.network_panel.join_requested.connect(self.join)
         window.network_panel.connect_requested.connect(self.connect_to)
+        window.network_panel.stop_connecting_requested.connect(self.node.stop_connecting)
         window.participants_panel.participant_activated.connect(self._participant_clicked)
         window.participants_panel.follow_changed.connect(self._follow_changed)
         window.network_dock.show()
@@ -416,6 +419,11 @@ class Collaboration(QObject):
             self._schedule_status()  # a peer that left may have been forgotten
         elif isinstance(event, PeerDocumentsListed | DocumentClosed):
             self._schedule_panel()
+        elif isinstance(event, AddressUnreachable):
+            self._schedule_panel()
+            if event.reason is not None:
+                self.window.statusBar().showMessage(
+                    f"Cannot reach {event.address}: {event.reason}; Chorus keeps trying", 10000)
 
     def _schedule_panel(self) -> None:
         if not self._panel_dirty:
@@ -442,6 +450,8 @@ class Collaboration(QObject):
                 state = PeerState.FOUND  # gone from the link but still advertised
             rows[peer_id] = PeerRow(peer_id, name, state, str(address),
                                     node.peer_documents.get(peer_id, ()) if link is not None else ())
+        for address, reason in node.unreachable.items():
+            rows[address] = PeerRow(address, address, PeerState.UNREACHABLE, address, reason=reason)
         return sorted(rows.values(), key=lambda row: (_STATUS_ORDER[row.state], row.name.casefold()))
 
     def _refresh_panel(self) -> None:

@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
+    QMenu,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -26,6 +28,7 @@ __all__ = ["NetworkPanel", "PeerRow", "PeerState"]
 
 _PEER_ID_ROLE = Qt.ItemDataRole.UserRole
 _DOCUMENT_ROLE = Qt.ItemDataRole.UserRole + 1
+_UNREACHABLE_ROLE = Qt.ItemDataRole.UserRole + 2  # "host:port" on an UNREACHABLE row
 
 
 class PeerState(Enum):
@@ -35,6 +38,7 @@ class PeerState(Enum):
     RECONNECTING = "reconnecting"
     OFFLINE = "offline"
     FOUND = "found on the network"  # advertised, no link (yet)
+    UNREACHABLE = "cannot reach"  # an address given by the user that has never answered
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class PeerRow:
     state: PeerState
     address: str
     documents: tuple[RemoteDocument, ...] = ()
+    reason: str = ""  # why an UNREACHABLE address did not answer
 
 
 class NetworkPanel(QWidget):
@@ -53,6 +58,7 @@ class NetworkPanel(QWidget):
 
     join_requested = Signal(str, object)  # peer id, RemoteDocument
     connect_requested = Signal(str, int)  # host, port
+    stop_connecting_requested = Signal(str)  # "host:port" of an UNREACHABLE row
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +73,8 @@ class NetworkPanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.itemDoubleClicked.connect(lambda item, _column: self._join(item))
         self.tree.currentItemChanged.connect(lambda _current, _previous: self._update_buttons())
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._show_context_menu)
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Join the selected document in a new tab")
         self.open_button.clicked.connect(lambda: self._join(self.tree.currentItem()))
@@ -105,7 +113,14 @@ class NetworkPanel(QWidget):
         for row in rows:
             peer_item = QTreeWidgetItem([row.name, row.state.value])
             peer_item.setData(0, _PEER_ID_ROLE, row.peer_id)
-            peer_item.setToolTip(0, f"{row.name} ({row.peer_id}) at {row.address}")
+            if row.state is PeerState.UNREACHABLE:
+                peer_item.setData(0, _UNREACHABLE_ROLE, row.address)
+                tip = (f"Cannot reach {row.address}: {row.reason}. Chorus keeps trying; "
+                       "right-click to stop.")
+                peer_item.setToolTip(0, tip)
+                peer_item.setToolTip(1, tip)
+            else:
+                peer_item.setToolTip(0, f"{row.name} ({row.peer_id}) at {row.address}")
             for document in row.documents:
                 label = states.get(document.doc_id, "")
                 item = QTreeWidgetItem([document.title, label])
@@ -159,6 +174,25 @@ class NetworkPanel(QWidget):
                 continue
             self.connect_requested.emit(host, port)
             return
+
+    def context_actions(self, item: QTreeWidgetItem | None) -> list[QAction]:
+        """The context menu's actions for `item` (a method so tests can trigger them)."""
+        actions = []
+        if item is not None and isinstance(item.data(0, _DOCUMENT_ROLE), RemoteDocument):
+            join = QAction("Open", self)
+            join.triggered.connect(lambda: self._join(item))
+            actions.append(join)
+        address = item.data(0, _UNREACHABLE_ROLE) if item is not None else None
+        if isinstance(address, str):
+            stop = QAction("Stop Connecting", self)
+            stop.triggered.connect(lambda: self.stop_connecting_requested.emit(address))
+            actions.append(stop)
+        return actions
+
+    def _show_context_menu(self, point: QPoint) -> None:
+        actions = self.context_actions(self.tree.itemAt(point))
+        if actions:
+            QMenu.exec(actions, self.tree.viewport().mapToGlobal(point), None, self)
 
     def open_selected(self) -> None:
         """Join the selected document (the Open button)."""

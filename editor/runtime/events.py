@@ -84,6 +84,15 @@ class DiscoveredPeersChanged:
     peers: tuple
 
 
+@dataclass(frozen=True)
+class AddressUnreachable:
+    """An address `Node.connect` keeps dialing has never answered (`reason` says why), or, with
+    `reason` None, is no longer listed as such (it answered, or the node stopped dialing it)."""
+
+    address: str
+    reason: str | None
+
+
 NodeEvent = (
     PeerConnected
     | PeerDisconnected
@@ -94,4 +103,5 @@ NodeEvent = (
     | DocumentSyncChanged
     | ParticipantsChanged
     | DiscoveredPeersChanged
+    | AddressUnreachable
 )

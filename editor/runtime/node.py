@@ -31,6 +31,7 @@ from editor.discovery import (
 import editor.protocol as protocol
 from editor.runtime.documents import ChannelSync, HeldDocument
 from editor.runtime.events import (
+    AddressUnreachable,
     DiscoveredPeersChanged,
     DocumentClosed,
     DocumentOpened,
@@ -122,6 +123,9 @@ class Node:
         self.discovery: Discovery | None = None
         self._dialed: dict[tuple[str, int], protocol.Link] = {}  # by the address we dialed
         self._kept_peers: set[str] = set()  # peers `connect` keeps dialing
+        self._kept_addresses: dict[str, asyncio.Task[None]] = {}  # "host:port" -> its re-dial loop
+        # Addresses `connect` keeps dialing that have never answered, with the last failure.
+        self.unreachable: dict[str, str] = {}
         self._discovered_dialers: dict[str, asyncio.Task[None]] = {}
         self._discovered: dict[str, DiscoveredPeer] = {}
         self._advert_update_pending = False
@@ -414,7 +418,20 @@ class Node:
 
     def connect(self, host: str, port: int) -> None:
         """Keep a link to the peer at host:port, re-dialing with backoff whenever it drops."""
-        self._spawn(self._keep_dialing(host, port))
+        address = f"{host}:{port}"
+        running = self._kept_addresses.get(address)
+        if running is None or running.done():
+            self._kept_addresses[address] = self._spawn(self._keep_dialing(host, port))
+
+    def stop_connecting(self, address: str) -> bool:
+        """Stop re-dialing "host:port" (a link it made stays until it drops); False if unknown."""
+        task = self._kept_addresses.pop(address, None)
+        if task is None:
+            return False
+        task.cancel()
+        if self.unreachable.pop(address, None) is not None:
+            self._emit(AddressUnreachable(address, None))
+        return True
 
     async def dial(self, host: str, port: int, *, timeout: float = REQUEST_TIMEOUT) -> protocol.Link:
         """Dial a peer once; returns the link (or the one already open to that peer)."""
@@ -440,13 +457,19 @@ class Node:
             try:
                 link = await self.dial(host, port)
             except LINK_ERRORS as error:
+                reason = describe_link_error(error)
                 if peer_id is not None:
                     self._set_peer_status(peer_id, PeerStatus.RECONNECTING)
-                log.info("cannot reach %s: %s; retrying in %.1f s", address, describe_link_error(error), backoff)
+                elif self.unreachable.get(address) != reason:
+                    self.unreachable[address] = reason  # no peer to show yet: show the address
+                    self._emit(AddressUnreachable(address, reason))
+                log.info("cannot reach %s: %s; retrying in %.1f s", address, reason, backoff)
                 await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
             backoff = BACKOFF_FIRST
+            if self.unreachable.pop(address, None) is not None:
+                self._emit(AddressUnreachable(address, None))
             peer_id = link.peer.peer_id
             self._kept_peers.add(peer_id)
             await link.closed.wait()

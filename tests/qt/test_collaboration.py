@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 
 from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QGuiApplication, QTextCursor
@@ -213,6 +214,31 @@ def test_joining_from_the_network_panel_and_connecting_by_address(qtbot, tmp_pat
             await converged(tab_a, tab_b)
 
     run_on_qt_loop(scenario)
+
+
+def test_an_address_that_does_not_answer_is_listed_until_the_user_stops_it(qtbot, tmp_path):
+    blocker = socket.socket()  # bound, not listening: connections are refused
+    blocker.bind(("127.0.0.1", 0))
+    address = f"127.0.0.1:{blocker.getsockname()[1]}"
+
+    async def scenario():
+        async with peers(tmp_path, "bob") as (bob,):
+            panel = bob.window.network_panel
+            panel.ask_address = lambda: address
+            panel.connect_button.click()
+            await until(lambda: panel.peer_states().get(address) == "cannot reach", "the address listed")
+            assert "connection refused" in bob.window.statusBar().currentMessage()
+            row = panel.tree.topLevelItem(0)
+            assert "connection refused" in row.toolTip(1)
+            (stop,) = [action for action in panel.context_actions(row) if action.text() == "Stop Connecting"]
+            stop.trigger()
+            await until(lambda: address not in panel.peer_states(), "the address to leave the list")
+            assert address not in bob.node.unreachable
+
+    try:
+        run_on_qt_loop(scenario)
+    finally:
+        blocker.close()
 
 
 def test_copy_link_and_join_by_link(qtbot, tmp_path):
