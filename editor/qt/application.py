@@ -22,9 +22,11 @@ from editor.qt.collaboration import Collaboration
 from editor.qt.links import is_link
 from editor.qt.main_window import MainWindow
 from editor.qt.preferences import load_preferences
+from editor.qt.recovery import RecoveryKeeper, restore_unsaved_work
 from editor.qt.single_instance import SingleInstance, hand_over
 from editor.resources import ICON_SIZES, icon_path
 from editor.runtime.node import Node, NodeConfig
+from editor.runtime.recovery import RecoverySession, claim_orphaned_sessions
 
 __all__ = ["EXIT_NO_DISPLAY", "LaunchRequest", "configure_application", "default_state_dir",
            "display_problem", "run"]
@@ -35,6 +37,7 @@ APPLICATION_NAME = "chorus"  # lowercase: it is the X11 WM class and the setting
 EXIT_NO_DISPLAY = 1
 # Set (to anything) to make the app print "shown" at its first shown window and quit.
 STARTUP_PROBE_ENV = "CHORUS_STARTUP_PROBE"
+RECOVERY_FOLDER = "recovery"  # in the state folder: unsaved work of running and ended sessions
 XCB_PACKAGES = ("libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 "
                 "libxcb-xkb1 libxcb-shape0 libxcb-xinerama0 libxkbcommon-x11-0")
 
@@ -149,19 +152,35 @@ async def _run_app(app: QApplication, request: LaunchRequest) -> int:
     # The window first: starting the node (listening, mDNS probing) takes a while, and the
     # user can read and type meanwhile; tabs opened now join the network once it is up.
     window = MainWindow(collaboration=True)
+    recovery_root = config.state_dir / RECOVERY_FOLDER
+    keeper = RecoveryKeeper(window, RecoverySession(recovery_root))
     if request.paths or not request.links:
         window.open_paths(list(request.paths))
     window.show()
     if os.environ.get(STARTUP_PROBE_ENV):
         # For startup measurements of installed builds: say when the window is up, then quit.
         QTimer.singleShot(0, lambda: (print("shown", flush=True), window.close()))
+    else:
+        # Once the window is up (a Qt callback, not this task: the question runs a nested loop).
+        QTimer.singleShot(0, lambda: restore_unsaved_work(window, claim_orphaned_sessions(recovery_root)))
     window.statusBar().showMessage("Starting the network…")
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
-            loop.add_signal_handler(signum, window.close)
+            # A logout or a kill asks nothing: the unsaved documents are kept for the next start.
+            loop.add_signal_handler(signum, window.close_without_asking)
+    try:
+        await _serve_window(window, request, config, closed)
+    finally:
+        keeper.finish(keep=window.closed_without_asking or not closed.is_set())
+    return 0
+
+
+async def _serve_window(window: MainWindow, request: LaunchRequest, config: NodeConfig,
+                        closed: asyncio.Event) -> None:
+    """Run the node and the collaboration layer until the window closes."""
     async with contextlib.AsyncExitStack() as stack:
         node, port_note = await start_node(config, stack)
         window.collaboration = node
@@ -185,4 +204,3 @@ async def _run_app(app: QApplication, request: LaunchRequest) -> int:
             await closed.wait()
         instance.close()
         await collaboration.aclose()
-    return 0

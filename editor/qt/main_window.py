@@ -182,6 +182,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings()
         self.preferences: Preferences = load_preferences(self.settings)
         self._untitled_count = 0
+        self.closed_without_asking = False
         self._dark = self._system_dark()
 
         self.tabs = QTabWidget(documentMode=True, tabsClosable=True, movable=True)
@@ -472,10 +473,16 @@ class MainWindow(QMainWindow):
         names = [value] if isinstance(value, str) else list(value or [])
         return [Path(name) for name in names if name]
 
+    def close_without_asking(self) -> None:
+        """Close now, asking nothing (a logout or a kill signal); whoever calls this keeps the
+        unsaved documents some other way (`editor.qt.recovery`)."""
+        self.closed_without_asking = True
+        self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         """Ask about every unsaved document before the window closes."""
         unsaved = [tab for tab in self.tab_list() if self.needs_saving(tab)]
-        if unsaved:
+        if unsaved and not self.closed_without_asking:
             choice = self.ask_unsaved(unsaved)
             if choice is UnsavedChoice.CANCEL or (
                 choice is UnsavedChoice.SAVE and not all(self.save(tab) for tab in unsaved)

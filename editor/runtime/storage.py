@@ -31,15 +31,18 @@ log = logging.getLogger(__name__)
 STATE_FOLDER = ".chorus"
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so readers see the old or the new content, never a mix."""
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace `path` with `data` so readers see the old or the new content, never a mix.
+
+    `durable` also waits until the data is on the disk (fsync), so it survives a power cut."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)
             tmp.flush()
-            os.fsync(tmp.fileno())
+            if durable:
+                os.fsync(tmp.fileno())
         if path.exists():
             # Keep the permissions the user gave the file.
             os.chmod(tmp_name, path.stat().st_mode & 0o7777)

@@ -1,0 +1,127 @@
+"""Unsaved work kept while the window runs and offered back at the next start."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from editor.qt.main_window import MainWindow, UnsavedChoice
+from editor.qt.recovery import RecoveryKeeper, RestoreChoice, restore_unsaved_work
+from editor.runtime.recovery import RecoverySession, claim_orphaned_sessions
+from tests.qt.helpers import type_text
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, monkeypatch):
+    def make() -> MainWindow:
+        window = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+        qtbot.addWidget(window)
+        monkeypatch.setattr(window, "ask_unsaved", lambda tabs: UnsavedChoice.DISCARD)
+        return window
+
+    return make
+
+
+def kept_texts(session: RecoverySession) -> dict[str, str]:
+    return {path.stem: path.read_text(encoding="utf-8") for path in session.folder.glob("*.json")}
+
+
+def claimed_documents(root):
+    sessions = claim_orphaned_sessions(root)
+    documents = [d for s in sessions for d in s.documents()]
+    for session in sessions:
+        session.release()
+    return documents
+
+
+def test_unsaved_tabs_are_kept_a_moment_after_each_change_and_forgotten_once_saved(make_window, qtbot, tmp_path):
+    window = make_window()
+    session = RecoverySession(tmp_path / "recovery")
+    keeper = RecoveryKeeper(window, session)
+    path = tmp_path / "notes.txt"
+    path.write_text("on disk\n", encoding="utf-8")
+    tab = window.open_file(path)
+    untitled = window.new_document()
+    qtbot.waitUntil(lambda: True)
+    assert session.keys() == set()  # nothing unsaved yet
+    type_text(tab.editor, "typed 😀 ")
+    type_text(untitled.editor, "scratch 中文")
+    qtbot.waitUntil(lambda: len(session.keys()) == 2, timeout=5000)
+    texts = list(kept_texts(session).values())
+    assert any('"text": "typed 😀 on disk\\n"' in t and '"base": "on disk\\n"' in t for t in texts)
+    assert any('"text": "scratch 中文"' in t and '"path": null' in t for t in texts)
+    assert window.save(tab)
+    qtbot.waitUntil(lambda: len(session.keys()) == 1, timeout=5000)  # the saved file is forgotten
+    assert window.close_tab(untitled)  # (the fixture discards) closing forgets it at once
+    assert session.keys() == set()
+    keeper.finish(keep=False)
+    assert not session.folder.exists()
+
+
+def test_a_kill_keeps_everything_unsaved_and_the_next_start_restores_it(make_window, tmp_path):
+    root = tmp_path / "recovery"
+    path = tmp_path / "notes.txt"
+    path.write_text("line one\nline two\n", encoding="utf-8")
+
+    first = make_window()
+    keeper = RecoveryKeeper(first, RecoverySession(root))
+    tab = first.open_file(path)
+    type_text(tab.editor, "mine ")
+    untitled = first.new_document()
+    type_text(untitled.editor, "never saved")
+    first.close_without_asking()  # as on SIGTERM: no question
+    keeper.finish(keep=True)
+    assert len(claimed_documents(root)) == 2
+
+    # Another program saves the file before the next start: both changes are kept.
+    path.write_text("line one\nline two\ntheirs\n", encoding="utf-8")
+    second = make_window()
+    second.new_document()  # the empty tab a start opens
+    asked = []
+
+    def answer(_window, documents):
+        asked.append(sorted(d.title for d in documents))
+        return RestoreChoice.RESTORE
+
+    sessions = claim_orphaned_sessions(root)
+    restored = restore_unsaved_work(second, sessions, ask=answer)
+    assert asked == [["Untitled", "notes.txt"]]
+    by_title = {t.title: t for t in restored}
+    assert by_title["notes.txt"].document.text == "mine line one\nline two\ntheirs\n"
+    assert by_title["notes.txt"].modified and by_title["notes.txt"].path == path
+    assert by_title["Untitled"].document.text == "never saved" and by_title["Untitled"].modified
+    assert [t.title for t in second.tab_list()] == ["notes.txt", "Untitled"]  # the empty tab went
+    assert claim_orphaned_sessions(root) == []  # restored: the old session is gone
+    assert second.save(by_title["notes.txt"])
+    assert path.read_text(encoding="utf-8") == "mine line one\nline two\ntheirs\n"
+
+
+def test_a_restored_file_already_open_gets_the_text_in_its_tab(make_window, tmp_path):
+    root = tmp_path / "recovery"
+    path = tmp_path / "a.txt"
+    path.write_text("base\n", encoding="utf-8")
+    first = make_window()
+    keeper = RecoveryKeeper(first, RecoverySession(root))
+    type_text(first.open_file(path).editor, "unsaved ")
+    keeper.finish(keep=True)
+
+    second = make_window()
+    opened = second.open_file(path)  # `chorus a.txt` after the crash
+    (restored,) = restore_unsaved_work(second, claim_orphaned_sessions(root),
+                                       ask=lambda _w, _d: RestoreChoice.RESTORE)
+    assert restored is opened and len(second.tab_list()) == 1
+    assert opened.document.text == "unsaved base\n" and opened.modified
+
+
+def test_discard_deletes_and_later_keeps_for_the_next_start(make_window, tmp_path):
+    root = tmp_path / "recovery"
+    first = make_window()
+    keeper = RecoveryKeeper(first, RecoverySession(root))
+    type_text(first.new_document().editor, "maybe later")
+    keeper.finish(keep=True)
+
+    second = make_window()
+    assert restore_unsaved_work(second, claim_orphaned_sessions(root), ask=lambda _w, _d: RestoreChoice.LATER) == []
+    assert [d.text for d in claimed_documents(root)] == ["maybe later"]
+    assert restore_unsaved_work(second, claim_orphaned_sessions(root), ask=lambda _w, _d: RestoreChoice.DISCARD) == []
+    assert claimed_documents(root) == [] and second.tab_list() == []
