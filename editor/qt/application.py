@@ -157,12 +157,10 @@ async def _run_app(app: QApplication, request: LaunchRequest) -> int:
     if request.paths or not request.links:
         window.open_paths(list(request.paths))
     window.show()
-    if os.environ.get(STARTUP_PROBE_ENV):
+    probing = bool(os.environ.get(STARTUP_PROBE_ENV))
+    if probing:
         # For startup measurements of installed builds: say when the window is up, then quit.
         QTimer.singleShot(0, lambda: (print("shown", flush=True), window.close()))
-    else:
-        # Once the window is up (a Qt callback, not this task: the question runs a nested loop).
-        QTimer.singleShot(0, lambda: restore_unsaved_work(window, claim_orphaned_sessions(recovery_root)))
     window.statusBar().showMessage("Starting the network…")
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
@@ -172,20 +170,26 @@ async def _run_app(app: QApplication, request: LaunchRequest) -> int:
             # A logout or a kill asks nothing: the unsaved documents are kept for the next start.
             loop.add_signal_handler(signum, window.close_without_asking)
     try:
-        await _serve_window(window, request, config, closed)
+        await _serve_window(window, request, config, closed,
+                            recovery_root=None if probing else recovery_root)
     finally:
         keeper.finish(keep=window.closed_without_asking or not closed.is_set())
     return 0
 
 
 async def _serve_window(window: MainWindow, request: LaunchRequest, config: NodeConfig,
-                        closed: asyncio.Event) -> None:
-    """Run the node and the collaboration layer until the window closes."""
+                        closed: asyncio.Event, *, recovery_root: Path | None) -> None:
+    """Run the node and the collaboration layer until the window closes; offer the unsaved
+    work of ended sessions under `recovery_root` once the node is up (joined documents need it)."""
     async with contextlib.AsyncExitStack() as stack:
         node, port_note = await start_node(config, stack)
         window.collaboration = node
         collaboration = Collaboration(window, node)
         window.statusBar().showMessage(port_note or f"Listening on port {node.port}", 0 if port_note else 5000)
+        if recovery_root is not None:
+            # A Qt callback, not this task: the question runs a nested event loop.
+            QTimer.singleShot(0, lambda: restore_unsaved_work(window, claim_orphaned_sessions(recovery_root),
+                                                              node=node))
         instance = SingleInstance(request.server_name)
         if request.single_instance:
             instance.listen()

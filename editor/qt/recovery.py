@@ -7,6 +7,7 @@ keeps the session's documents; a normal close asks as usual and then removes the
 
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 import time
@@ -17,9 +18,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QMessageBox
 
+from editor.core.document import InvalidUpdate, SharedDocument
 from editor.core.textfile import UndecodableText, decode_text_file
 from editor.qt.main_window import APP_NAME, DocumentTab, FileFormat, MainWindow, document_with_text
 from editor.runtime.filesync import merge_three_way
+from editor.runtime.node import Node
 from editor.runtime.recovery import ClaimedSession, RecoveredDocument, RecoverySession
 
 __all__ = ["RECOVERY_DELAY_MS", "RecoveryKeeper", "RestoreChoice", "restore_unsaved_work"]
@@ -75,7 +78,7 @@ class RecoveryKeeper(QObject):
                 continue
             try:
                 if self.window.needs_saving(tab):
-                    self.session.write(_record(tab, key, self.window.tabs.indexOf(tab)))
+                    self.session.write(_record(tab, key, self.window.tabs.indexOf(tab), self._node()))
                 else:
                     self.session.remove(key)
             except OSError as error:
@@ -87,6 +90,11 @@ class RecoveryKeeper(QObject):
             else:
                 self._failed = False
 
+    def _node(self) -> Node | None:
+        """The running node (the app sets `window.collaboration` once it has started)."""
+        node = self.window.collaboration
+        return node if isinstance(node, Node) else None
+
     def finish(self, *, keep: bool) -> None:
         """At exit: `keep` writes every unsaved tab down for the next start (closed without
         asking); otherwise the user has answered for them and the session goes."""
@@ -97,7 +105,9 @@ class RecoveryKeeper(QObject):
         self.session.close(keep=keep)
 
 
-def _record(tab: DocumentTab, key: str, position: int) -> RecoveredDocument:
+def _record(tab: DocumentTab, key: str, position: int, node: Node | None) -> RecoveredDocument:
+    entry = node.documents.get(tab.document.doc_id) if node is not None else None
+    joined = entry is not None and entry.origin_peer is not None and entry.document is tab.document
     return RecoveredDocument(
         key=key,
         title=tab.title,
@@ -109,6 +119,9 @@ def _record(tab: DocumentTab, key: str, position: int) -> RecoveredDocument:
         newline=tab.file_format.newline,
         written_at=time.time(),
         position=max(0, position),
+        doc_id=tab.document.doc_id if joined else None,
+        crdt=base64.b64encode(tab.document.encode_state()).decode("ascii") if joined else None,
+        origin_peer=entry.origin_peer if joined else None,
     )
 
 
@@ -140,15 +153,17 @@ def ask_restore(window: MainWindow, documents: Sequence[RecoveredDocument]) -> R
     return RestoreChoice.LATER
 
 
-def restore_unsaved_work(window: MainWindow, sessions: Sequence[ClaimedSession], ask=ask_restore) -> list[DocumentTab]:
-    """Offer the documents of `sessions` (claimed orphans) back; the restored tabs."""
+def restore_unsaved_work(window: MainWindow, sessions: Sequence[ClaimedSession], *,
+                         node: Node | None = None, ask=ask_restore) -> list[DocumentTab]:
+    """Offer the documents of `sessions` (claimed orphans) back; the restored tabs. With the
+    running `node`, joined documents are held again and merge with their peers'."""
     documents = [document for session in sessions for document in session.documents()]
     choice = ask(window, documents) if documents else RestoreChoice.DISCARD
     restored = []
     if choice is RestoreChoice.RESTORE:
         pristine = [tab for tab in window.tab_list()
                     if tab.path is None and not tab.modified and not tab.document.text]
-        restored = [restore_document(window, document) for document in documents]
+        restored = [restore_document(window, document, node) for document in documents]
         for tab in pristine:  # the empty "Untitled" a start opens is not wanted beside them
             window.close_tab(tab)
     for session in sessions:
@@ -159,10 +174,15 @@ def restore_unsaved_work(window: MainWindow, sessions: Sequence[ClaimedSession],
     return restored
 
 
-def restore_document(window: MainWindow, document: RecoveredDocument) -> DocumentTab:
+def restore_document(window: MainWindow, document: RecoveredDocument, node: Node | None = None) -> DocumentTab:
     """Open a tab holding `document`'s text, unsaved. A file saved since it was written down is
-    merged with it three-way, as an outside change to an open file is."""
+    merged with it three-way, as an outside change to an open file is; a joined document is
+    held by `node` again, to merge with its peers' copies (without a node: its text only)."""
     file_format = FileFormat(document.encoding, document.bom, document.newline)
+    if node is not None and document.doc_id is not None and document.crdt is not None:
+        joined = _restore_joined(window, document, node)
+        if joined is not None:
+            return joined
     if document.path is None:
         tab = window.add_document(document_with_text(document.text), document.title, file_format=file_format)
         tab.set_modified(True)
@@ -191,4 +211,23 @@ def restore_document(window: MainWindow, document: RecoveredDocument) -> Documen
     else:
         tab.file_missing = True
         tab.set_modified(True)
+    return tab
+
+
+def _restore_joined(window: MainWindow, document: RecoveredDocument, node: Node) -> DocumentTab | None:
+    """Hold a joined document again from its CRDT state; None if the state is unusable."""
+    assert document.doc_id is not None and document.crdt is not None
+    rebuilt = SharedDocument(document.doc_id)
+    try:
+        rebuilt.apply_update(base64.b64decode(document.crdt, validate=True), "recovery")
+    except (ValueError, InvalidUpdate) as error:  # binascii.Error is a ValueError
+        log.warning("restoring %s as text only: its kept state is unusable: %s", document.title, error)
+        return None
+    entry = node.hold_restored(rebuilt, document.title, document.origin_peer)
+    for tab in window.tab_list():
+        if tab.document is entry.document:  # held and open already: it has the edits now
+            window.tabs.setCurrentWidget(tab)
+            return tab
+    tab = window.add_document(entry.document, document.title)
+    tab.set_modified(True)
     return tab

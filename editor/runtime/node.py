@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -349,7 +350,9 @@ class Node:
 
     def _documents_listing_changed(self) -> None:
         for link in list(self.links.values()):
-            link.notify_documents_changed()
+            # A closing link stays in `links` until its teardown ends (its channels go at once).
+            with contextlib.suppress(protocol.LinkClosed):
+                link.notify_documents_changed()
         if self.discovery is not None and not self._closing and not self._advert_update_pending:
             # One re-announcement for a burst of changes (sharing a folder shares many files).
             self._advert_update_pending = True
@@ -395,6 +398,23 @@ class Node:
         link = self.links.get(peer_id)
         if link is not None and link not in entry.channels:
             self._open_channel(entry, link)
+        return entry
+
+    def hold_restored(self, document: SharedDocument, title: str, origin_peer: str | None) -> HeldDocument:
+        """Hold a document joined in an earlier run, rebuilt from its kept CRDT state: it syncs
+        with every peer that offers it, now or once one is linked, so the edits made before the
+        restart merge as offline edits do. Merged into the document if it is held already."""
+        entry = self.documents.get(document.doc_id)
+        if entry is not None:
+            entry.document.apply_update(document.encode_state(), "restored")
+            return entry
+        entry = HeldDocument(document.doc_id, title, document, origin_peer=origin_peer)
+        entry.edited_while_offline = True
+        self._add_document(entry)
+        for peer_id, offered in self.peer_documents.items():
+            link = self.links.get(peer_id)
+            if link is not None and any(remote.doc_id == document.doc_id for remote in offered):
+                self._open_channel(entry, link)
         return entry
 
     def _join_into_mirror(self, peer_id: str, remote: RemoteDocument) -> None:

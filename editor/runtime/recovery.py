@@ -46,6 +46,11 @@ class RecoveredDocument:
     newline: str = "\n"
     written_at: float = 0.0  # wall-clock seconds
     position: int = 0  # where its tab was, to reopen the tabs in the same order
+    # A document joined from a peer: its id, whole CRDT state (a Yjs update, base64) and that
+    # peer, so that its edits merge with the peers' when they meet again, as offline edits do.
+    doc_id: str | None = None
+    crdt: str | None = None
+    origin_peer: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps({"version": _FORMAT_VERSION, **asdict(self)}, ensure_ascii=False).encode("utf-8")
@@ -61,7 +66,8 @@ class RecoveredDocument:
         except TypeError as error:
             raise ValueError(f"unexpected fields: {error}") from None
         texts_ok = all(isinstance(value, str) for value in (document.key, document.title, document.text))
-        optional_ok = all(value is None or isinstance(value, str) for value in (document.path, document.base))
+        optional = (document.path, document.base, document.doc_id, document.crdt, document.origin_peer)
+        optional_ok = all(value is None or isinstance(value, str) for value in optional)
         if not (texts_ok and optional_ok):
             raise ValueError("malformed fields")
         return document

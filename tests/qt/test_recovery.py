@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtGui import QTextCursor
 
 from editor.qt.main_window import MainWindow, UnsavedChoice
 from editor.qt.recovery import RecoveryKeeper, RestoreChoice, restore_unsaved_work
 from editor.runtime.recovery import RecoverySession, claim_orphaned_sessions
+from editor.runtime.events import SyncStatus
+from tests.qt.collab_helpers import converged, peers, run_on_qt_loop, share_and_join, until
 from tests.qt.helpers import type_text
 
 
@@ -125,3 +128,36 @@ def test_discard_deletes_and_later_keeps_for_the_next_start(make_window, tmp_pat
     assert [d.text for d in claimed_documents(root)] == ["maybe later"]
     assert restore_unsaved_work(second, claim_orphaned_sessions(root), ask=lambda _w, _d: RestoreChoice.DISCARD) == []
     assert claimed_documents(root) == [] and second.tab_list() == []
+
+
+def test_offline_edits_to_a_joined_document_survive_a_restart_and_reach_the_peer(qtbot, tmp_path):
+    """Bob edits alice's document while she is away, and his app ends; his next start holds
+    the document again, from its CRDT state, and merges with alice when they meet (real TCP)."""
+    root = tmp_path / "bob-recovery"
+
+    async def scenario():
+        async with peers(tmp_path, "alice") as (alice,):
+            async with peers(tmp_path, "bob") as (bob,):
+                keeper = RecoveryKeeper(bob.window, RecoverySession(root))
+                tab_a, tab_b = await share_and_join(alice, bob, "shared line\n")
+                doc_id = tab_a.document.doc_id
+                alice.collaboration.set_shared(tab_a, False)  # alice goes away
+                await until(lambda: bob.node.documents[doc_id].sync_status is SyncStatus.OFFLINE,
+                            "bob's copy to go offline")
+                tab_b.editor.moveCursor(QTextCursor.MoveOperation.End)
+                type_text(tab_b.editor, "bob offline 😀")
+                type_text(tab_a.editor, "alice meanwhile ")
+                keeper.finish(keep=True)  # bob's app ends; his node goes with this block
+            assert "bob offline" not in tab_a.document.text
+
+            async with peers(tmp_path, "bob-again") as (bob_again,):
+                (restored,) = restore_unsaved_work(bob_again.window, claim_orphaned_sessions(root),
+                                                   node=bob_again.node, ask=lambda _w, _d: RestoreChoice.RESTORE)
+                assert restored.document.doc_id == doc_id
+                assert restored.document.text == "shared line\nbob offline 😀"
+                assert bob_again.node.documents[doc_id].sync_status is SyncStatus.OFFLINE
+                alice.collaboration.set_shared(tab_a, True)  # alice is back: they meet
+                await bob_again.node.dial("127.0.0.1", alice.node.port)
+                await converged(tab_a, restored, expected="alice meanwhile shared line\nbob offline 😀")
+
+    run_on_qt_loop(scenario)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import editor.protocol as protocol
 from editor.core.document import SharedDocument
 from editor.runtime.events import AddressUnreachable, PeerConnected, PeerStatus, RemoteDocument, SyncStatus
 from editor.runtime.node import Node, NodeConfig, UnknownDocumentError, describe_link_error
@@ -485,3 +486,38 @@ async def test_stop_connecting_ends_the_redials_of_an_address() -> None:
             assert address not in alice.unreachable and not alice.stop_connecting(address)
     finally:
         blocker.close()
+
+
+async def test_a_listing_notice_skips_a_link_whose_teardown_is_running() -> None:
+    """A closing link stays in `links` while its teardown runs; the fire-and-forget "documents
+    changed" notice sent meanwhile must skip it (it raised LinkClosed into the caller, seen as
+    a failed Share in the app right after a peer quit)."""
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        document = SharedDocument("doc-late")
+        alice.add_document(document, "late.txt", shared=True)
+        await join_from(bob, alice, "late.txt")
+        await alice.wait_until(lambda: alice.documents["doc-late"].channels, TIMEOUT)
+        link = alice.links[bob.peer_id]
+        closing = asyncio.ensure_future(link.close("going away"))
+        while link.state is protocol.LinkState.OPEN:  # until the teardown has begun
+            await asyncio.sleep(0)
+        assert alice.links.get(bob.peer_id) is link
+        alice.set_shared("doc-late", False)
+        alice.set_shared("doc-late", True)  # listing notices to every listed link
+        await closing
+        assert bob.peer_id not in alice.links
+
+
+async def test_a_restored_document_merges_into_the_held_one_and_reaches_its_peers() -> None:
+    async with running(config("alice"), config("bob")) as (alice, bob):
+        document = SharedDocument("doc-r")
+        alice.add_document(document, "r.txt", shared=True)
+        document.insert(0, "base\n")
+        joined = await join_from(bob, alice, "r.txt")
+        earlier_run = SharedDocument("doc-r")  # bob's copy as his previous run left it
+        earlier_run.apply_update(document.encode_state(), "sync")
+        earlier_run.insert(5, "typed before a crash 中\n")
+        entry = bob.hold_restored(earlier_run, "r.txt", alice.peer_id)
+        assert entry.document is joined.document  # merged into what bob holds
+        assert joined.document.text == "base\ntyped before a crash 中\n"
+        await alice.wait_until(lambda: document.text == joined.document.text, TIMEOUT)
