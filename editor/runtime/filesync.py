@@ -21,7 +21,7 @@ import logging
 import os
 from pathlib import Path
 
-from editor.core.document import SharedDocument
+from editor.core.document import InvalidUpdate, SharedDocument
 from editor.core.textdiff import minimal_edit
 from editor.core.textfile import (
     UndecodableText,
@@ -190,12 +190,16 @@ class FileBinding:
         baseline = file_state.load_baseline(disk_text) if record is not None else None
         if state:
             document.apply_update(state, source=file_state)
+        if record is not None:
+            _replay_logged_updates(document, file_state)
         baseline_changed = disk_text is not None and disk_text != baseline
         if baseline_changed:
             # Edited by another program while no node watched it (or a brand-new file).
             merged = merge_three_way(baseline if baseline is not None else document.text,
                                      disk_text, document.text)
             if merged != document.text:
+                if record is not None:  # (a brand-new file is not an edit)
+                    log.info("merged an edit made to %s while it was not watched", path)
                 document.set_text(merged)
             baseline = disk_text
         binding = cls(path, document, title, file_state, file_format, baseline, **timing)
@@ -203,6 +207,7 @@ class FileBinding:
         # re-created it from the file alone would duplicate the text at every peer.
         file_state.save_record(DocumentRecord(doc_id, title, file_format))
         file_state.save_state(document.encode_state())
+        file_state.clear_updates()
         if baseline_changed:
             # Kept on disk too, so that a later open tells an outside edit from our own text.
             file_state.save_baseline(baseline)
@@ -218,8 +223,14 @@ class FileBinding:
 
     # ------------------------------------------------------------ doc -> file
 
-    def document_changed(self) -> None:
-        """Called after every change of the document: schedule a debounced write."""
+    def document_changed(self, update: bytes | None = None) -> None:
+        """Called after every change of the document (`update`: the change, to log at once):
+        schedule a debounced write."""
+        if update is not None:
+            try:
+                self._state.append_update(update)
+            except OSError as error:
+                self._report_once(f"cannot log a change of {self.path}: {error}")
         self._state_dirty = True
         loop = asyncio.get_running_loop()
         now = loop.time()
@@ -244,6 +255,7 @@ class FileBinding:
         try:
             if self._state_dirty or not self._baseline_matches_document():
                 self._state.save_state(self.document.encode_state())
+                self._state.clear_updates()
                 self._state_dirty = False
             text = self.document.text
             if text != self._baseline or not self.path.exists():
@@ -308,8 +320,20 @@ class FileBinding:
         finally:
             if self._write_handle is not None or self._state_dirty:
                 self.write_now(last=True)
+            self._state.close_log()
 
     def _report_once(self, problem: str) -> None:
         if problem != self._reported_problem:
             log.warning("%s", problem)
             self._reported_problem = problem
+
+
+def _replay_logged_updates(document: SharedDocument, file_state: FileState) -> None:
+    """Apply the changes logged after the state was last saved (a process killed before its
+    debounced save); a corrupt record ends the replay, with a warning."""
+    for update in file_state.load_updates():
+        try:
+            document.apply_update(update, source=file_state)
+        except InvalidUpdate as error:
+            log.warning("ignoring the rest of the change log of %s: %s", file_state.file_path, error)
+            return

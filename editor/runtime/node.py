@@ -293,15 +293,15 @@ class Node:
         self.documents[entry.doc_id] = entry
         entry.on_flushed = self._wake_waiters
         entry.unsubscribe_updates = entry.document.subscribe_updates(
-            lambda update, source: self._document_updated(entry, source))
+            lambda update, source: self._document_updated(entry, update, source))
         self._emit(DocumentOpened(entry.doc_id, entry.title))
         if entry.shared:
             self._documents_listing_changed()
 
-    def _document_updated(self, entry: HeldDocument, source: object | None) -> None:
+    def _document_updated(self, entry: HeldDocument, update: bytes, source: object | None) -> None:
         entry.schedule_flush()
         if entry.binding is not None:
-            entry.binding.document_changed()
+            entry.binding.document_changed(update)
         if source is None and not entry.channels and entry.origin_peer is not None:
             entry.edited_while_offline = True
         # Waiters are woken by the flush just scheduled (`on_flushed`): once per loop turn,

@@ -6,7 +6,10 @@ For a file `notes/todo.txt` the node keeps, in `notes/.chorus/`:
 - `todo.txt.ystate`: the CRDT state (a Yjs update holding the whole history);
 - `todo.txt.base`: the text (UTF-8) as it was last known to be on disk. Comparing the file with
   this baseline tells an edit made by another program (to merge) from a file that is merely
-  behind the document (to rewrite). Without it a restart could not tell the two apart.
+  behind the document (to rewrite). Without it a restart could not tell the two apart;
+- `todo.txt.ylog`: every update since the state was last saved, appended as it happens (each a
+  4-byte big-endian length, then the update), so that a killed process loses no change it
+  had acknowledged: the state is saved only after a short rest (debounced with the file).
 
 Writes are atomic (temporary file + fsync + rename) and ordered: CRDT state; the text about to
 be written as `todo.txt.base.new`; the file; then `.base.new` renamed over `.base`. A crash
@@ -22,6 +25,7 @@ import logging
 import os
 import secrets
 import tempfile
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
@@ -29,6 +33,7 @@ from typing import IO
 log = logging.getLogger(__name__)
 
 STATE_FOLDER = ".chorus"
+_LOG_LENGTH_BYTES = 4
 
 
 def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
@@ -97,6 +102,9 @@ class FileState:
         self._state_path = folder / f"{file_path.name}.ystate"
         self._baseline_path = folder / f"{file_path.name}.base"
         self._next_baseline_path = folder / f"{file_path.name}.base.new"
+        self._log_path = folder / f"{file_path.name}.ylog"
+        self._log_fd: int | None = None
+        self._close_log_fd: weakref.finalize | None = None
 
     def load_record(self) -> DocumentRecord | None:
         """The stored record, or None when there is none or it cannot be read."""
@@ -136,6 +144,52 @@ class FileState:
         except (OSError, UnicodeDecodeError) as error:
             log.warning("ignoring unreadable %s: %s", path, error)
             return None
+
+    # -- the update log ---------------------------------------------------------------
+
+    def append_update(self, update: bytes) -> None:
+        """Log one update. No fsync: the log guards against the process dying (the kernel
+        still writes what it was given); `save_state` guards against the machine failing."""
+        if self._log_fd is None:
+            self._log_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._log_fd = fd
+            self._close_log_fd = weakref.finalize(self, os.close, fd)
+        os.write(self._log_fd, len(update).to_bytes(_LOG_LENGTH_BYTES, "big") + update)
+
+    def load_updates(self) -> list[bytes]:
+        """The logged updates, oldest first (a record cut short by a crash is dropped)."""
+        try:
+            data = self._log_path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            log.warning("ignoring unreadable %s: %s", self._log_path, error)
+            return []
+        updates, offset = [], 0
+        while offset + _LOG_LENGTH_BYTES <= len(data):
+            size = int.from_bytes(data[offset:offset + _LOG_LENGTH_BYTES], "big")
+            offset += _LOG_LENGTH_BYTES
+            if offset + size > len(data):
+                break
+            updates.append(data[offset:offset + size])
+            offset += size
+        if offset != len(data):
+            log.warning("%s ends with an incomplete record (%d bytes): ignored",
+                        self._log_path, len(data) - offset)
+        return updates
+
+    def clear_updates(self) -> None:
+        """The saved state holds every logged update now: empty the log."""
+        if self._log_fd is not None:
+            os.ftruncate(self._log_fd, 0)
+        else:
+            self._log_path.unlink(missing_ok=True)
+
+    def close_log(self) -> None:
+        if self._close_log_fd is not None:
+            self._close_log_fd()
+        self._log_fd = self._close_log_fd = None
 
     def save_record(self, record: DocumentRecord) -> None:
         atomic_write(self._record_path, record.to_json())

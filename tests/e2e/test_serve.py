@@ -89,6 +89,23 @@ def test_killed_peer_restarts_without_duplicating_or_losing_text(tmp_path, peers
     assert final.count("line one") == 1 and final.count("from B") == 1
 
 
+def test_an_acknowledged_edit_survives_a_kill_right_after_it(tmp_path, peers) -> None:
+    """The state is saved only after a short rest; the change log covers the moments between."""
+    shared = tmp_path / "alone"
+    shared.mkdir()
+    notes = shared / "notes.txt"
+    notes.write_text("start\n", encoding="utf-8")
+    alone = peers("alone", str(shared))  # no other peer holds the edits
+    for number in range(3):
+        edit = run_chorus("edit", alone.address, "notes.txt", "--append", f"acknowledged {number}\n")
+        assert edit.returncode == 0, edit.stderr
+    alone.kill()  # SIGKILL at once: before the debounced save
+    alone.restart()
+    expected = "start\nacknowledged 0\nacknowledged 1\nacknowledged 2\n"
+    assert cat(alone, "notes.txt") == expected
+    wait_for(lambda: read_text(notes) == expected, CONVERGE, "the file to be written on restart")
+
+
 def test_stopped_peer_is_detected_and_catches_up_after_sigcont(tmp_path, peers) -> None:
     a, b, c, files = make_chain(tmp_path, peers, "start\n")
     mark, mark_c = len(b.lines), len(c.lines)

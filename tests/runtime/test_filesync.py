@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from editor.core.document import SharedDocument
 from editor.runtime.filesync import FileBinding
 
@@ -76,3 +78,43 @@ async def test_closing_leaves_an_unmerged_outside_edit_for_the_next_open(tmp_pat
     reopened = FileBinding.open(path, poll_interval=POLL)  # merges the outside edit
     assert reopened.document.text == "outside\nbase\nremote\n"
     assert path.read_text(encoding="utf-8") == "outside\nbase\nremote\n"
+
+
+@pytest.mark.allowed_log("ends with an incomplete record")
+async def test_changes_logged_since_the_last_save_are_replayed_on_open(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("saved\n", encoding="utf-8")
+    binding = FileBinding.open(path, poll_interval=POLL)
+    updates = []
+    binding.document.subscribe_updates(lambda update, _source: updates.append(update))
+    binding.document.insert(6, "logged 😀\n")  # a change the debounced save has not reached
+    binding.document.insert(0, "first ")
+    for update in updates:
+        binding.document_changed(update)
+    assert (tmp_path / ".chorus" / "notes.txt.ylog").stat().st_size > 0
+    # The process dies here (no write_now): the file and the saved state lack both changes.
+    assert path.read_text(encoding="utf-8") == "saved\n"
+    with (tmp_path / ".chorus" / "notes.txt.ylog").open("ab") as log:
+        log.write(b"\x00\x00\x01\x00cut short")  # a record the kill interrupted
+    binding._state.close_log()
+
+    reopened = FileBinding.open(path, poll_interval=POLL)
+    assert reopened.document.text == "first saved\nlogged 😀\n"
+    assert path.read_text(encoding="utf-8") == "first saved\nlogged 😀\n"  # written at open
+    assert not (tmp_path / ".chorus" / "notes.txt.ylog").exists()  # folded into the state
+    assert "ends with an incomplete record" in caplog.text
+    reopened._state.close_log()
+    assert FileBinding.open(path, poll_interval=POLL).document.text == "first saved\nlogged 😀\n"
+
+
+async def test_a_saved_state_empties_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("a\n", encoding="utf-8")
+    binding = FileBinding.open(path, poll_interval=POLL)
+    remote_append(binding, "b\n")
+    log = tmp_path / ".chorus" / "notes.txt.ylog"
+    binding.document_changed(binding.document.encode_state())  # as the node passes updates
+    assert log.stat().st_size > 0
+    binding.write_now()
+    assert log.stat().st_size == 0 and path.read_text(encoding="utf-8") == "a\nb\n"
+    binding._state.close_log()
