@@ -296,6 +296,8 @@ async def _cat(args: argparse.Namespace) -> int:
 
 
 async def _edit(args: argparse.Namespace) -> int:
+    from editor.runtime.node import LINK_ERRORS, describe_link_error
+
     async with _client_node(args.address) as (node, link):
         entry = await _joined(node, link, args.doc)
         document = entry.document
@@ -313,14 +315,22 @@ async def _edit(args: argparse.Namespace) -> int:
             document.replace(position, count, text)
         except ValueError as error:
             raise CommandError(EXIT_ERROR, f"cannot apply the edit: {error}") from None  # e.g. undecodable TEXT
+        def sent() -> bool:
+            # Handed to the socket on a channel in sync. No channel at all (one the peer closed,
+            # not replaced yet) has sent nothing: its replacement's handshake carries the edit.
+            channels = list(entry.channels.values())
+            return bool(channels) and all(sync.synced and sync.idle for sync in channels)
+
         try:
-            # Sent means handed to the socket; the ping after it returns only once the peer's
-            # single receive loop has processed (and so applied) everything sent before it.
-            await node.wait_until(lambda: all(s.idle for s in entry.channels.values()) or link.closed.is_set(),
-                                  CLIENT_TIMEOUT)
+            await node.wait_until(lambda: sent() or link.closed.is_set(), CLIENT_TIMEOUT)
+            # The ping returns only once the peer's single receive loop has processed (and so
+            # applied) everything sent before it.
             await link.ping(timeout=CLIENT_TIMEOUT)
         except TimeoutError:
             raise CommandError(EXIT_TIMEOUT, "the peer did not confirm the edit in time") from None
+        except LINK_ERRORS as error:  # the link closed before the confirmation
+            raise CommandError(EXIT_UNREACHABLE, f"the peer closed the connection before confirming "
+                                                 f"the edit: {describe_link_error(error)}") from None
     return EXIT_OK
 
 
