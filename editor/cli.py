@@ -322,10 +322,15 @@ async def _edit(args: argparse.Namespace) -> int:
             return bool(channels) and all(sync.synced and sync.idle for sync in channels)
 
         try:
-            await node.wait_until(lambda: sent() or link.closed.is_set(), CLIENT_TIMEOUT)
-            # The ping returns only once the peer's single receive loop has processed (and so
-            # applied) everything sent before it.
-            await link.ping(timeout=CLIENT_TIMEOUT)
+            async with asyncio.timeout(CLIENT_TIMEOUT):
+                while True:
+                    await node.wait_until(lambda: sent() or link.closed.is_set(), CLIENT_TIMEOUT)
+                    carriers = list(entry.channels.values())
+                    # The ping returns only once the peer's single receive loop has processed
+                    # everything sent before it: applied it, or closed the channel (refused it).
+                    await link.ping(timeout=CLIENT_TIMEOUT)
+                    if all(entry.channels.get(sync.link) is sync for sync in carriers):
+                        break
         except TimeoutError:
             raise CommandError(EXIT_TIMEOUT, "the peer did not confirm the edit in time") from None
         except LINK_ERRORS as error:  # the link closed before the confirmation
