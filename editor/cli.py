@@ -315,6 +315,7 @@ async def _edit(args: argparse.Namespace) -> int:
             document.replace(position, count, text)
         except ValueError as error:
             raise CommandError(EXIT_ERROR, f"cannot apply the edit: {error}") from None  # e.g. undecodable TEXT
+
         def sent() -> bool:
             # Handed to the socket on a channel in sync. No channel at all (one the peer closed,
             # not replaced yet) has sent nothing: its replacement's handshake carries the edit.

@@ -443,49 +443,46 @@ def test_link_errors_are_described_in_words(error, words) -> None:
     assert describe_link_error(error) == words
 
 
-def _refusing_port() -> socket.socket:
-    """A loopback port that refuses connections (bound, not listening) until closed."""
+@pytest.fixture
+def refusing_port():
+    """A loopback socket bound and not listening, so its port refuses connections until
+    closed, and that port."""
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     blocker.bind(("127.0.0.1", 0))
-    return blocker
-
-
-async def test_an_address_that_never_answered_is_listed_until_it_answers() -> None:
-    blocker = _refusing_port()
-    port = blocker.getsockname()[1]
-    address = f"127.0.0.1:{port}"
     try:
-        async with running(config("alice")) as (alice,):
-            events = []
-            alice.subscribe(events.append)
-            alice.connect("127.0.0.1", port)
-            await alice.wait_until(lambda: address in alice.unreachable, TIMEOUT)
-            assert alice.unreachable[address] == "connection refused (nothing listens on that port)"
-            assert AddressUnreachable(address, alice.unreachable[address]) in events
-            blocker.close()  # now bob takes the port: a later re-dial reaches him
-            bob_config = NodeConfig(name="bob", listen_host="127.0.0.1", listen_port=port)
-            async with running(bob_config) as (bob,):
-                await alice.wait_until(lambda: bob.peer_id in alice.links, TIMEOUT)
-                assert address not in alice.unreachable
-                assert events.count(AddressUnreachable(address, None)) == 1
+        yield blocker, blocker.getsockname()[1]
     finally:
         blocker.close()
 
 
-async def test_stop_connecting_ends_the_redials_of_an_address() -> None:
-    blocker = _refusing_port()
-    port = blocker.getsockname()[1]
+async def test_an_address_that_never_answered_is_listed_until_it_answers(refusing_port) -> None:
+    blocker, port = refusing_port
     address = f"127.0.0.1:{port}"
-    try:
-        async with running(config("alice")) as (alice,):
-            alice.connect("127.0.0.1", port)
-            alice.connect("127.0.0.1", port)  # the same address twice: one re-dial loop
-            await alice.wait_until(lambda: address in alice.unreachable, TIMEOUT)
-            assert alice.stop_connecting(address)
-            assert address not in alice.unreachable and not alice.stop_connecting(address)
-    finally:
-        blocker.close()
+    async with running(config("alice")) as (alice,):
+        events = []
+        alice.subscribe(events.append)
+        alice.connect("127.0.0.1", port)
+        await alice.wait_until(lambda: address in alice.unreachable, TIMEOUT)
+        assert alice.unreachable[address] == "connection refused (nothing listens on that port)"
+        assert AddressUnreachable(address, alice.unreachable[address]) in events
+        blocker.close()  # now bob takes the port: a later re-dial reaches him
+        bob_config = NodeConfig(name="bob", listen_host="127.0.0.1", listen_port=port)
+        async with running(bob_config) as (bob,):
+            await alice.wait_until(lambda: bob.peer_id in alice.links, TIMEOUT)
+            assert address not in alice.unreachable
+            assert events.count(AddressUnreachable(address, None)) == 1
+
+
+async def test_stop_connecting_ends_the_redials_of_an_address(refusing_port) -> None:
+    _, port = refusing_port
+    address = f"127.0.0.1:{port}"
+    async with running(config("alice")) as (alice,):
+        alice.connect("127.0.0.1", port)
+        alice.connect("127.0.0.1", port)  # the same address twice: one re-dial loop
+        await alice.wait_until(lambda: address in alice.unreachable, TIMEOUT)
+        assert alice.stop_connecting(address)
+        assert address not in alice.unreachable and not alice.stop_connecting(address)
 
 
 async def test_a_listing_notice_skips_a_link_whose_teardown_is_running() -> None:
