@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import PurePath
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 
 from editor.core.offsets import utf16_length, utf16_offset
@@ -362,15 +363,50 @@ def _formats(dark: bool) -> dict[Category, QTextCharFormat]:
     return formats
 
 
+# A long document is coloured in slices of this many lines per event-loop turn (about 10 ms),
+# from the top: colouring 80,000 lines at once froze the window for over a second.
+PROGRESSIVE_LINES = 400
+_NOT_YET = -2  # the state of a line the progressive pass has not reached
+
+
 class SyntaxHighlighter(QSyntaxHighlighter):
     """Colours one QTextDocument with a `Language`; block state = open multi-line construct."""
 
     def __init__(self, document: QTextDocument, language: Language, *, dark: bool = False) -> None:
-        super().__init__(document)
         self.language = language
         self._pattern, self._ends, self._groups = language.scanner()
         self._formats = _formats(dark)
         self._categories = [category for category, _ in language.rules]
+        # Lines past this one wait for the progressive pass (None: colour every line at once).
+        self._last_line: int | None = None
+        if document.blockCount() > PROGRESSIVE_LINES:
+            self._last_line = PROGRESSIVE_LINES - 1
+        super().__init__(document)
+        self._schedule_next_slice()
+
+    @property
+    def complete(self) -> bool:
+        """Whether every line has been coloured at least once."""
+        return self._last_line is None
+
+    def _colour_next_slice(self) -> None:
+        document = self.document()
+        if self._last_line is None or document is None:
+            return
+        first = self._last_line + 1
+        if first >= document.blockCount():
+            self._last_line = None
+            return
+        self._last_line = first + PROGRESSIVE_LINES - 1
+        # Qt colours this line and goes on while each line's end state changes: up to the
+        # first line past the slice, which keeps its "not yet" state.
+        self.rehighlightBlock(document.findBlockByNumber(first))
+        self._schedule_next_slice()
+
+    def _schedule_next_slice(self) -> None:
+        if self._last_line is not None:
+            # With `self` as the context: dropped if this highlighter is deleted first.
+            QTimer.singleShot(0, self, self._colour_next_slice)
 
     def set_dark(self, dark: bool) -> None:
         """Switch between the light and the dark colour set, and recolour."""
@@ -379,6 +415,9 @@ class SyntaxHighlighter(QSyntaxHighlighter):
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt API)
         """Colour one line (Qt positions are UTF-16 units; the regexes see code points)."""
+        if self._last_line is not None and self.currentBlock().blockNumber() > self._last_line:
+            self.setCurrentBlockState(_NOT_YET)
+            return
         # Lines with characters outside the BMP need index conversion; most lines do not.
         simple = text.isascii() or utf16_length(text) == len(text)
         formats = self._formats
@@ -392,7 +431,7 @@ class SyntaxHighlighter(QSyntaxHighlighter):
                 set_format(first, utf16_offset(text, end) - first, formats[category])
 
         position = 0
-        open_construct = self.previousBlockState()
+        open_construct = max(-1, self.previousBlockState())
         if open_construct >= 0:
             construct = self.language.multiline[open_construct]
             closing = self._ends[open_construct].search(text)

@@ -13,7 +13,7 @@ from editor.core.document import SharedDocument
 from editor.core.offsets import utf16_offset
 from editor.qt.editor_widget import FLAG_SHOWN_SECONDS, CodeEditor, RemoteCursor
 from editor.qt.find_bar import FindBar
-from editor.qt.highlighter import LANGUAGES, SyntaxHighlighter, language_for_filename
+from editor.qt.highlighter import LANGUAGES, PROGRESSIVE_LINES, SyntaxHighlighter, language_for_filename
 from editor.qt.binding import DocumentBinding
 from editor.qt.main_window import document_with_text
 
@@ -237,3 +237,29 @@ def test_highlighting_a_large_document_is_cheap(bound):
     started = time.perf_counter()
     cursor.insertText("x")
     assert time.perf_counter() - started < 0.05
+
+
+def test_a_long_document_is_coloured_slice_by_slice_exactly_as_at_once(bound, qtbot, monkeypatch):
+    # A string opened just before a slice boundary and closed after it, and an astral character.
+    lines = [f'x{n} = "s"  # \U0001F600 c' for n in range(2 * PROGRESSIVE_LINES + 50)]
+    lines[PROGRESSIVE_LINES - 1] = '"""doc string'
+    lines[PROGRESSIVE_LINES + 1] = 'ends here""" + 1'
+    text = "\n".join(lines)
+    editor, _, _ = bound(text)
+    editor.set_language(LANGUAGES["Python"])
+    progressive = editor._highlighter
+    assert not progressive.complete
+    last = editor.blockCount() - 1
+    assert _formats_of_line(editor, last) == []  # not reached yet
+    qtbot.waitUntil(lambda: progressive.complete, timeout=10_000)
+
+    monkeypatch.setattr("editor.qt.highlighter.PROGRESSIVE_LINES", 10**9)  # colour at once
+    reference, _, _ = bound(text)
+    reference.set_language(LANGUAGES["Python"])
+    reference._highlighter.rehighlight()
+    assert reference._highlighter.complete
+    for number in range(editor.blockCount()):
+        assert _formats_of_line(editor, number) == _formats_of_line(reference, number), number
+    inside = editor.document().findBlockByNumber(PROGRESSIVE_LINES)
+    in_string = [(0, utf16_offset(inside.text(), len(inside.text())))]
+    assert _formats_of_line(editor, PROGRESSIVE_LINES) == in_string
