@@ -73,13 +73,26 @@ class Mesh:
 
 
 def boundaries(text: str) -> list[int]:
-    """Insert positions outside every token, so that no insert splits one."""
+    """Insert positions outside every token. (The peer's text may change between reading it and
+    the edit, so a token can still land inside another: `tokens_in` peels such nestings.)"""
     positions, depth = [], 0
     for index, character in enumerate(text + " "):
         if depth == 0:
             positions.append(index)
         depth += {"<": 1, ">": -1}.get(character, 0)
     return positions
+
+
+def tokens_in(text: str) -> list[str]:
+    """Every token in `text`, a token split by another inserted into it included: complete
+    tokens are peeled off, innermost first, until none is left."""
+    found: list[str] = []
+    while True:
+        peeled = TOKEN.findall(text)
+        if not peeled:
+            return found
+        found += peeled
+        text = TOKEN.sub("", text)
 
 
 def main() -> int:
@@ -136,9 +149,9 @@ def main() -> int:
                 print(f"NOT CONVERGED: {texts}  (logs in {root})")
                 return 1
             time.sleep(0.5)
-        final = texts["a"] or ""
-        lost = [token for token in acknowledged if token not in final]
-        doubled = [token for token in acknowledged if final.count(token) > 1]
+        present = tokens_in(texts["a"] or "")
+        lost = [token for token in acknowledged if token not in present]
+        doubled = [token for token in acknowledged if present.count(token) > 1]
         print(f"lost {lost}, doubled {doubled}, logs and state in {root}")
         return 1 if lost or doubled else 0
     finally:
