@@ -16,10 +16,10 @@ from enum import Enum
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QMessageBox
 
 from editor.core.document import InvalidUpdate, SharedDocument
-from editor.core.textfile import UndecodableText, decode_text_file
 from editor.qt.main_window import APP_NAME, DocumentTab, FileFormat, MainWindow, document_with_text
 from editor.runtime.filesync import merge_three_way
 from editor.runtime.node import Node
@@ -188,29 +188,19 @@ def restore_document(window: MainWindow, document: RecoveredDocument, node: Node
         tab.set_modified(True)
         return tab
     path = Path(document.path)
-    try:
-        on_disk: str | None = decode_text_file(path.read_bytes(), encoding=document.encoding).text
-    except FileNotFoundError:
-        on_disk = None
-    except (OSError, UndecodableText, LookupError) as error:
-        log.warning("restoring %s without merging: %s", path, error)
-        on_disk = None
-    base = document.base if document.base is not None else on_disk
-    if on_disk is None or base is None or on_disk == base:
-        text = document.text
-    else:
-        text = merge_three_way(base, on_disk, document.text)
-    tab = next((tab for tab in window.tab_list() if tab.path == path), None)
-    if tab is None:  # else the file was opened at this start already: it gets the text
-        tab = window.add_document(document_with_text(text), path.name, path=path, file_format=file_format)
-    else:
-        tab.binding.set_text(text)
-    if on_disk is not None:
-        tab.track_file(path, on_disk)
-        tab.set_modified(text != on_disk)
-    else:
+    # Opened as any file is (or the tab this start opened already): its text now is `disk_text`.
+    tab = window.open_file(path, encoding=document.encoding) if path.exists() else None
+    if tab is None or tab.disk_text is None:  # gone, or unreadable: saving writes it again
+        tab = window.add_document(document_with_text(document.text), path.name, path=path,
+                                  file_format=file_format)
         tab.file_missing = True
         tab.set_modified(True)
+        return tab
+    on_disk = tab.disk_text
+    base = document.base if document.base is not None else on_disk
+    text = document.text if on_disk == base else merge_three_way(base, on_disk, document.text)
+    tab.binding.set_text(text)  # marks the tab modified unless it is the file's text
+    tab.editor.moveCursor(QTextCursor.MoveOperation.Start)  # as a freshly opened file
     return tab
 
 
