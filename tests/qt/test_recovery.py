@@ -25,6 +25,21 @@ def make_window(qtbot, tmp_path, monkeypatch):
     return make
 
 
+@pytest.fixture
+def ended_app(make_window):
+    """A window with its recovery keeper, edited by `work`, then ended as SIGTERM ends the app:
+    its unsaved documents stay in the recovery folder `root` for the next start."""
+
+    def run(root, work) -> None:
+        window = make_window()
+        keeper = RecoveryKeeper(window, RecoverySession(root))
+        work(window)
+        window.close_without_asking()
+        keeper.finish(keep=True)
+
+    return run
+
+
 def kept_texts(session: RecoverySession) -> dict[str, str]:
     return {path.stem: path.read_text(encoding="utf-8") for path in session.folder.glob("*.json")}
 
@@ -61,19 +76,16 @@ def test_unsaved_tabs_are_kept_a_moment_after_each_change_and_forgotten_once_sav
     assert not session.folder.exists()
 
 
-def test_a_kill_keeps_everything_unsaved_and_the_next_start_restores_it(make_window, tmp_path):
+def test_a_kill_keeps_everything_unsaved_and_the_next_start_restores_it(make_window, ended_app, tmp_path):
     root = tmp_path / "recovery"
     path = tmp_path / "notes.txt"
     path.write_text("line one\nline two\n", encoding="utf-8")
 
-    first = make_window()
-    keeper = RecoveryKeeper(first, RecoverySession(root))
-    tab = first.open_file(path)
-    type_text(tab.editor, "mine ")
-    untitled = first.new_document()
-    type_text(untitled.editor, "never saved")
-    first.close_without_asking()  # as on SIGTERM: no question
-    keeper.finish(keep=True)
+    def work(first: MainWindow) -> None:
+        type_text(first.open_file(path).editor, "mine ")
+        type_text(first.new_document().editor, "never saved")
+
+    ended_app(root, work)  # as on SIGTERM: no question
     assert len(claimed_documents(root)) == 2
 
     # Another program saves the file before the next start: both changes are kept.
@@ -99,14 +111,11 @@ def test_a_kill_keeps_everything_unsaved_and_the_next_start_restores_it(make_win
     assert path.read_text(encoding="utf-8") == "mine line one\nline two\ntheirs\n"
 
 
-def test_a_restored_file_already_open_gets_the_text_in_its_tab(make_window, tmp_path):
+def test_a_restored_file_already_open_gets_the_text_in_its_tab(make_window, ended_app, tmp_path):
     root = tmp_path / "recovery"
     path = tmp_path / "a.txt"
     path.write_text("base\n", encoding="utf-8")
-    first = make_window()
-    keeper = RecoveryKeeper(first, RecoverySession(root))
-    type_text(first.open_file(path).editor, "unsaved ")
-    keeper.finish(keep=True)
+    ended_app(root, lambda first: type_text(first.open_file(path).editor, "unsaved "))
 
     second = make_window()
     opened = second.open_file(path)  # `chorus a.txt` after the crash
@@ -116,12 +125,9 @@ def test_a_restored_file_already_open_gets_the_text_in_its_tab(make_window, tmp_
     assert opened.document.text == "unsaved base\n" and opened.modified
 
 
-def test_discard_deletes_and_later_keeps_for_the_next_start(make_window, tmp_path):
+def test_discard_deletes_and_later_keeps_for_the_next_start(make_window, ended_app, tmp_path):
     root = tmp_path / "recovery"
-    first = make_window()
-    keeper = RecoveryKeeper(first, RecoverySession(root))
-    type_text(first.new_document().editor, "maybe later")
-    keeper.finish(keep=True)
+    ended_app(root, lambda first: type_text(first.new_document().editor, "maybe later"))
 
     second = make_window()
     assert restore_unsaved_work(second, claim_orphaned_sessions(root), ask=lambda _w, _d: RestoreChoice.LATER) == []
